@@ -1,0 +1,72 @@
+"""Every setting of the IDM service, with a safe default.
+
+Override any of them in ``settings.py`` (copy ``settings.example.py``) or in
+the file named by the ``IDM_SETTINGS`` environment variable; environment
+variables prefixed with ``FLASK_`` (``FLASK_SECRET_KEY``,
+``FLASK_SQLALCHEMY_DATABASE_URI``, ``FLASK_MAIL_PASSWORD``) override both.
+"""
+
+# --- Flask -----------------------------------------------------------------
+
+# Signs sessions, CSRF tokens and access tokens. This value is public, so the
+# service refuses to start with it outside development and tests.
+SECRET_KEY = "insecure-development-key-change-me"
+
+# Bodies larger than this are refused with 413 before they are parsed.
+MAX_CONTENT_LENGTH = 64 * 1024
+
+# --- Database (Flask-SQLAlchemy) --------------------------------------------
+
+# None means a SQLite file ``idm.sqlite`` in the instance folder.
+# Production: "postgresql+psycopg://idm:secret@localhost/idm".
+SQLALCHEMY_DATABASE_URI = None
+
+# Reconnect transparently after the database closed an idle connection.
+SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+# --- Mail (Flask-Mail) ------------------------------------------------------
+
+# None means development: emails are written to the log instead of sent.
+MAIL_SERVER = None
+MAIL_PORT = 25
+MAIL_USE_TLS = False  # STARTTLS after connecting
+MAIL_USE_SSL = False  # TLS from the first byte (usually port 465)
+MAIL_USERNAME = None
+MAIL_PASSWORD = None
+MAIL_DEFAULT_SENDER = "IDM <idm@localhost>"
+
+# --- Passwords --------------------------------------------------------------
+
+# NIST SP 800-63B: at least 8 characters, no composition rules.
+IDM_PASSWORD_MIN_LENGTH = 8
+# Upper bound, so that hashing a huge password cannot be used for DoS.
+IDM_PASSWORD_MAX_LENGTH = 256
+# Werkzeug's generate_password_hash method. Tests use a cheap one; never
+# lower it in production.
+IDM_PASSWORD_HASH_METHOD = "scrypt"
+
+# --- Access tokens (JWT) ----------------------------------------------------
+
+# Verification is pinned to this one algorithm (HMAC with SECRET_KEY).
+IDM_JWT_ALGORITHM = "HS256"
+IDM_JWT_ISSUER = "idm"
+IDM_JWT_AUDIENCE = "idm"
+# Seconds an access token lives.
+IDM_ACCESS_TOKEN_LIFETIME = 15 * 60
+
+# --- Users API --------------------------------------------------------------
+
+IDM_USERS_PER_PAGE = 20  # default page size of GET /users
+IDM_USERS_MAX_PER_PAGE = 100  # largest page size a client may ask for
+
+# --- Bootstrap --------------------------------------------------------------
+
+# When True, POST /init also needs the one-time setup code that the service
+# writes to its log at start-up (and `flask --app app init-code` prints), so
+# an exposed fresh install cannot be taken over by whoever comes first.
+IDM_INIT_REQUIRE_CODE = False
+
+# --- Pages and emails -------------------------------------------------------
+
+# The name people see in page titles and emails.
+IDM_PRODUCT_NAME = "IDM"

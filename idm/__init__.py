@@ -1,0 +1,83 @@
+"""The IDM service: a user database that issues JWT access tokens."""
+
+import logging
+import os
+
+from flask import Config, Flask
+
+log = logging.getLogger(__name__)
+
+# The project root holds defaults.py, settings.py, templates/ and static/.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete; the message says why."""
+
+
+def create_app(test_config=None):
+    """Build the app: defaults.py -> settings.py -> environment -> test_config."""
+    app = Flask(
+        __name__,
+        instance_path=os.path.join(ROOT, "instance"),
+        template_folder=os.path.join(ROOT, "templates"),
+        static_folder=os.path.join(ROOT, "static"),
+    )
+    load_config(app, test_config)
+    check_config(app)
+
+    from . import models
+    from .auth import csrf
+    from .errors import register_error_handlers
+
+    models.db.init_app(app)
+    csrf.init_app(app)
+    register_error_handlers(app)
+
+    from . import api_auth, api_service, api_users, cli, pages
+
+    for module in (api_service, api_auth, api_users):
+        csrf.exempt(module.bp)  # bearer tokens, not cookies: no CSRF to fear
+        app.register_blueprint(module.bp)
+    app.register_blueprint(pages.bp)
+    cli.register(app)
+
+    with app.app_context():
+        models.create_schema()
+        pages.announce_setup()
+    return app
+
+
+def load_config(app, test_config):
+    app.config.from_pyfile(os.path.join(ROOT, "defaults.py"))
+    settings = os.environ.get("IDM_SETTINGS", os.path.join(ROOT, "settings.py"))
+    # A named file must exist; the implicit settings.py is optional.
+    app.config.from_pyfile(settings, silent="IDM_SETTINGS" not in os.environ)
+    # FLASK_SECRET_KEY, FLASK_SQLALCHEMY_DATABASE_URI, FLASK_MAIL_PASSWORD, …
+    app.config.from_prefixed_env()
+    if test_config:
+        app.config.from_mapping(test_config)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        os.makedirs(app.instance_path, exist_ok=True)
+        path = os.path.join(app.instance_path, "idm.sqlite")
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + path
+
+
+def is_development(app):
+    return app.debug or app.testing
+
+
+def default_setting(name):
+    defaults = Config(ROOT)
+    defaults.from_pyfile("defaults.py")
+    return defaults[name]
+
+
+def check_config(app):
+    if is_development(app):
+        return
+    if app.config["SECRET_KEY"] in (None, "", default_setting("SECRET_KEY")):
+        raise ConfigError(
+            "refusing to start: SECRET_KEY is the public default; "
+            "set SECRET_KEY in settings.py or FLASK_SECRET_KEY in the environment"
+        )

@@ -1,0 +1,110 @@
+"""Users as JSON: /user, /user/<id>, /user/me and /users."""
+
+from flask import Blueprint, current_app, g, request, url_for
+from werkzeug.exceptions import BadRequest, Forbidden
+
+from . import users
+from .auth import admin_required, login_required
+from .payload import bool_field, json_object, string_field
+
+bp = Blueprint("users", __name__)
+
+
+@bp.get("/user/me")
+@login_required
+def whoami():
+    return {"data": g.user.to_json()}
+
+
+@bp.post("/user")
+@admin_required
+def create():
+    data = json_object(allowed={"username", "password", "admin"})
+    user = users.create_user(
+        string_field(data, "username"),
+        string_field(data, "password"),
+        admin=bool_field(data, "admin") or False,
+    )
+    location = url_for("users.read", user_id=user.id)
+    return {"data": user.to_json()}, 201, {"Location": location}
+
+
+@bp.delete("/user")
+@admin_required
+def delete_by_name():
+    data = json_object(allowed={"username"})
+    users.delete_user(users.find_by_username(string_field(data, "username")))
+    return "", 204
+
+
+@bp.get("/user/<user_id>")
+@login_required
+def read(user_id):
+    return {"data": self_or_admin(user_id).to_json()}
+
+
+@bp.put("/user/<user_id>")
+@login_required
+def change(user_id):
+    """Admins set admin and password; users change their own password."""
+    user = self_or_admin(user_id)
+    data = json_object(allowed={"admin", "password", "current_password"})
+    password = string_field(data, "password", required=False)
+    admin = bool_field(data, "admin")
+    if user.id == g.user.id and password is not None:
+        # Even an admin proves the current password to change their own, so a
+        # stolen token alone cannot lock the owner out.
+        users.verify_current_password(user, string_field(data, "current_password", False))
+    if not g.user.admin:
+        if admin is not None:
+            raise Forbidden("only an admin can change admin rights")
+        if password is None:
+            raise BadRequest("password is required")
+    user = users.update_user(user, admin=admin, password=password)
+    return {"data": user.to_json()}
+
+
+@bp.delete("/user/<user_id>")
+@admin_required
+def delete(user_id):
+    users.delete_user(users.find_user(user_id))
+    return "", 204
+
+
+@bp.get("/users")
+@admin_required
+def index():
+    offset = int_arg("offset", 0, minimum=0)
+    perpage = int_arg(
+        "perpage",
+        current_app.config["IDM_USERS_PER_PAGE"],
+        minimum=1,
+        maximum=current_app.config["IDM_USERS_MAX_PER_PAGE"],
+    )
+    search = request.args.get("search", "")
+    if "\x00" in search:
+        raise BadRequest("search must not contain NUL characters")
+    page, total = users.list_users(offset, perpage, search)
+    return {"data": [user.to_json() for user in page], "total": total}
+
+
+def self_or_admin(user_id):
+    caller = g.user
+    if caller.id != user_id and not caller.admin:
+        raise Forbidden("you may only see and change your own account")
+    return caller if caller.id == user_id else users.find_user(user_id)
+
+
+def int_arg(name, default, minimum, maximum=None):
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number") from None
+    if value < minimum:
+        raise BadRequest(f"{name} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise BadRequest(f"{name} must be at most {maximum}")
+    return value

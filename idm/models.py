@@ -1,0 +1,101 @@
+"""Tables of the service. Business rules live in users.py, not here."""
+
+import logging
+import sqlite3
+import uuid
+from datetime import UTC, datetime
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import DateTime, Engine, String, TypeDecorator, event, exists, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from . import clock
+
+log = logging.getLogger(__name__)
+db = SQLAlchemy()
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite too."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def new_id():
+    return str(uuid.uuid4())
+
+
+class User(db.Model):
+    __tablename__ = "users"  # "user" is a reserved word in PostgreSQL
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    # Lower-cased email address; the unique index makes duplicates impossible
+    # even when two requests race.
+    username: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    admin: Mapped[bool] = mapped_column(default=False, index=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    changed: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    last_login: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Access tokens issued before this moment are refused: set when the
+    # password changes, so every older token dies on every worker at once.
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def to_json(self):
+        """The public view of a user: an allow-list, never a hash or token."""
+        return {
+            "id": self.id,
+            "username": self.username,
+            "admin": self.admin,
+            "created": iso(self.created),
+            "changed": iso(self.changed),
+            "last_login": iso(self.last_login),
+        }
+
+
+class Setup(db.Model):
+    """One row (id 1) written with the first admin: a second /init collides."""
+
+    __tablename__ = "setup"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    done: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+def iso(moment):
+    return moment.isoformat(timespec="seconds") if moment is not None else None
+
+
+def admin_exists():
+    return db.session.scalar(select(exists().where(User.admin)))
+
+
+def create_schema():
+    """Create missing tables; several workers may start at the same moment."""
+    try:
+        db.create_all()
+    except OperationalError:
+        log.info("another process created the schema first; checking again")
+        db.session.rollback()
+        db.create_all()
+
+
+@event.listens_for(Engine, "connect")
+def tune_sqlite(dbapi_connection, _record):
+    """WAL lets readers work while one worker writes; wait for locks, don't fail."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

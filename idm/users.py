@@ -1,0 +1,180 @@
+"""What can be done to users: one function per action, each one transaction.
+
+The JSON API, the HTML pages and the ``flask`` CLI all call these, so a rule
+(password policy, last admin, duplicates) is written once. Failures are
+werkzeug HTTP exceptions whose description is the message for the user.
+"""
+
+from flask import current_app
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import Conflict, Forbidden, NotFound
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import clock
+from .models import Setup, User, admin_exists, db
+from .validation import check_password, normalize_username
+
+LAST_ADMIN = "cannot remove the last admin; make another user admin first"
+
+
+def hash_password(password):
+    return generate_password_hash(password, current_app.config["IDM_PASSWORD_HASH_METHOD"])
+
+
+def dummy_hash():
+    """A hash to check against when the user is unknown, so both cases cost the same."""
+    method = current_app.config["IDM_PASSWORD_HASH_METHOD"]
+    cache = current_app.extensions.setdefault("idm_dummy_hashes", {})
+    if method not in cache:
+        cache[method] = generate_password_hash("not a real password", method)
+    return cache[method]
+
+
+def authenticate(username, password):
+    """The user whose credentials these are, or None; same work either way."""
+    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
+    stored = user.password_hash if user is not None else dummy_hash()
+    if not check_password_hash(stored, password) or user is None:
+        return None
+    user.last_login = clock.now()
+    db.session.commit()
+    return user
+
+
+def create_user(username, password, admin=False):
+    user = User(
+        username=normalize_username(username),
+        password_hash=hash_password(check_password(password)),
+        admin=bool(admin),
+    )
+    db.session.add(user)
+    commit_or_conflict(f"username {user.username} is already taken")
+    return user
+
+
+def create_first_admin(username, password):
+    """Create the first admin; Forbidden once any admin exists, also under a race."""
+    if admin_exists():
+        raise Forbidden("setup is complete: an admin already exists")
+    user = User(
+        username=normalize_username(username),
+        password_hash=hash_password(check_password(password)),
+        admin=True,
+    )
+    # Setup has one possible row: of two racing requests, one insert fails.
+    db.session.add_all([Setup(id=1), user])
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        if admin_exists() or db.session.get(Setup, 1) is not None:
+            raise Forbidden("setup is complete: an admin already exists") from None
+        raise Conflict(f"username {user.username} is already taken") from None
+    return user
+
+
+def commit_or_conflict(message):
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(message) from None
+
+
+def find_user(user_id):
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("no such user")
+    return user
+
+
+def find_by_username(username):
+    name = username.strip().lower()
+    user = db.session.scalar(select(User).where(User.username == name))
+    if user is None:
+        raise NotFound(f"no user {name}")
+    return user
+
+
+def another_admin_exists(user_id):
+    """SQL condition: an admin other than *user_id* exists.
+
+    Used inside the DELETE/UPDATE statement itself, so that two admins
+    removing each other at once cannot both succeed: SQLite runs the
+    statement under its write lock, PostgreSQL after lock_admins().
+    """
+    return exists().where(User.admin, User.id != user_id)
+
+
+def lock_admins():
+    """Serialize changes to the set of admins (PostgreSQL; SQLite has one writer)."""
+    db.session.execute(select(User.id).where(User.admin).with_for_update())
+
+
+def delete_user(user):
+    lock_admins()
+    statement = (
+        delete(User)
+        .where(User.id == user.id, ~User.admin | another_admin_exists(user.id))
+        .execution_options(synchronize_session=False)
+    )
+    if db.session.execute(statement).rowcount == 0:
+        db.session.rollback()
+        if db.session.get(User, user.id) is None:
+            raise NotFound("no such user")
+        raise Conflict(LAST_ADMIN)
+    db.session.commit()
+
+
+def set_admin(user, admin):
+    if admin == user.admin:
+        return
+    lock_admins()
+    statement = (
+        update(User)
+        .where(User.id == user.id)
+        .values(admin=admin, changed=clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    if not admin:
+        statement = statement.where(another_admin_exists(user.id))
+    if db.session.execute(statement).rowcount == 0:
+        db.session.rollback()
+        raise Conflict(LAST_ADMIN)
+
+
+def set_password(user, password):
+    """New hash, and every access token issued before now stops working."""
+    user.password_hash = hash_password(check_password(password))
+    user.changed = user.tokens_valid_after = clock.now()
+
+
+def update_user(user, admin=None, password=None):
+    if admin is not None:
+        set_admin(user, admin)
+    if password is not None:
+        set_password(user, password)
+    db.session.commit()
+    db.session.refresh(user)
+    return user
+
+
+def verify_current_password(user, password):
+    if password is None or not check_password_hash(user.password_hash, password):
+        raise Forbidden("current_password is wrong")
+
+
+def list_users(offset, perpage, search=None):
+    """One page of users ordered by username, and the total that match."""
+    query = select(User)
+    if search:
+        pattern = "%" + escape_like(search.strip().lower()) + "%"
+        query = query.where(User.username.like(pattern, escape="\\"))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    page = db.session.scalars(query.order_by(User.username).offset(offset).limit(perpage))
+    return list(page), total
+
+
+def escape_like(text):
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
