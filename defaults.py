@@ -70,3 +70,11 @@ IDM_INIT_REQUIRE_CODE = False
 
 # The name people see in page titles and emails.
 IDM_PRODUCT_NAME = "IDM"
+
+# --- Reverse proxies --------------------------------------------------------
+
+# How many reverse proxies (Nginx, a load balancer) stand in front of the
+# service and set X-Forwarded-For/-Proto/-Host. 0 trusts no such header;
+# behind one Nginx set 1. Client IPs (throttling, audit) and reset links
+# depend on it.
+IDM_PROXY_COUNT = 0

@@ -4,6 +4,7 @@ import logging
 import os
 
 from flask import Config, Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,10 @@ def create_app(test_config=None):
     )
     load_config(app, test_config)
     check_config(app)
+    proxies = app.config["IDM_PROXY_COUNT"]
+    if proxies:
+        # Believe exactly that many X-Forwarded-* hops, never more.
+        app.wsgi_app = ProxyFix(app.wsgi_app, proxies, proxies, proxies, proxies)
 
     from . import models
     from .auth import csrf

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Engine, String, TypeDecorator, event, exists, select
+from sqlalchemy import DateTime, Engine, Index, String, TypeDecorator, event, exists, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -99,3 +99,52 @@ def tune_sqlite(dbapi_connection, _record):
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+class Attempt(db.Model):
+    """One counted event (failed login, reset request…) for DB-backed throttling.
+
+    Counted in the database, not in process memory, so limits hold across
+    gunicorn workers and hosts.
+    """
+
+    __tablename__ = "attempts"
+    __table_args__ = (Index("ix_attempts_kind_key_at", "kind", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(300))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class AuditEvent(db.Model):
+    """Append-only record of who did what. No API updates or deletes rows.
+
+    Actor and target are plain ids, not foreign keys, so the record of a
+    deleted user outlives the user; the target's username is kept as well.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")
+    actor_id: Mapped[str | None] = mapped_column(String(36))
+    target_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    target_name: Mapped[str | None] = mapped_column(String(254))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+    def to_json(self):
+        return {
+            "id": self.id,
+            "at": iso(self.at),
+            "action": self.action,
+            "outcome": self.outcome,
+            "actor": self.actor_id,
+            "target": self.target_id,
+            "target_username": self.target_name,
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+        }

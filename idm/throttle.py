@@ -1,0 +1,47 @@
+"""Counting events per key in a time window, in the database.
+
+Failed logins and reset requests are limited per account and per client IP.
+The rows live in the shared database, so every gunicorn worker and every
+host behind the load balancer sees the same counts.
+"""
+
+from datetime import timedelta
+
+from flask import request
+from sqlalchemy import delete, func, select
+
+from . import clock
+from .models import Attempt, db
+
+
+def client_ip():
+    """The caller's address, as ProxyFix (IDM_PROXY_COUNT) vouches for it."""
+    return request.remote_addr or "unknown"
+
+
+def record(kind, key):
+    """Count one event; part of the caller's transaction."""
+    db.session.add(Attempt(kind=kind, key=key, at=clock.now()))
+
+
+def count(kind, key, window_seconds):
+    since = clock.now() - timedelta(seconds=window_seconds)
+    query = select(func.count()).where(Attempt.kind == kind, Attempt.key == key)
+    return db.session.scalar(query.where(Attempt.at > since))
+
+
+def oldest(kind, key, window_seconds):
+    """When the oldest counted event in the window happened, or None."""
+    since = clock.now() - timedelta(seconds=window_seconds)
+    query = select(func.min(Attempt.at)).where(Attempt.kind == kind, Attempt.key == key)
+    return db.session.scalar(query.where(Attempt.at > since))
+
+
+def clear(kind, key):
+    db.session.execute(delete(Attempt).where(Attempt.kind == kind, Attempt.key == key))
+
+
+def prune(older_than_seconds):
+    """Delete events older than any window still in use; returns how many."""
+    cutoff = clock.now() - timedelta(seconds=older_than_seconds)
+    return db.session.execute(delete(Attempt).where(Attempt.at < cutoff)).rowcount
