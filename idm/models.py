@@ -80,14 +80,18 @@ def admin_exists():
     return db.session.scalar(select(exists().where(User.admin)))
 
 
-def create_schema():
-    """Create missing tables; several workers may start at the same moment."""
-    try:
-        db.create_all()
-    except OperationalError:
-        log.info("another process created the schema first; checking again")
-        db.session.rollback()
-        db.create_all()
+def create_schema(attempts=5):
+    """Create missing tables; several workers may start at the same moment,
+    and each create_all() may lose the race on a different table."""
+    for attempt in range(attempts):
+        try:
+            db.create_all()
+            return
+        except OperationalError:
+            db.session.rollback()
+            if attempt == attempts - 1:
+                raise
+            log.info("another process is creating the schema; checking again")
 
 
 @event.listens_for(Engine, "connect")
