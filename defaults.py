@@ -78,3 +78,10 @@ IDM_PRODUCT_NAME = "IDM"
 # behind one Nginx set 1. Client IPs (throttling, audit) and reset links
 # depend on it.
 IDM_PROXY_COUNT = 0
+
+# --- Token lifecycle ---------------------------------------------------------
+
+# Seconds after a password login during which POST /auth/refresh still hands
+# out new tokens (the original login time travels in the token as auth_time).
+# After that the client must log in with the password again.
+IDM_REFRESH_LIMIT = 7 * 24 * 3600
