@@ -77,6 +77,14 @@ def delete(user_id):
     return "", 204
 
 
+@bp.post("/user/<user_id>/unlock")
+@admin_required
+def unlock(user_id):
+    """Clear a lockout after failed logins (the account's counter, not the IP's)."""
+    users.unlock(users.find_user(user_id))
+    return "", 204
+
+
 @bp.get("/users")
 @admin_required
 def index():

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import Conflict, Forbidden, NotFound
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import clock
+from . import clock, lockout
 from .models import Setup, User, admin_exists, db
 from .validation import check_password, normalize_username
 
@@ -32,11 +32,19 @@ def dummy_hash():
 
 
 def authenticate(username, password):
-    """The user whose credentials these are, or None; same work either way."""
+    """The user whose credentials these are, or None; same work either way.
+
+    Raises ``lockout.Locked`` (429) before any hashing while the username or
+    the caller's address is locked after too many failures.
+    """
+    lockout.check_login(username)
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     stored = user.password_hash if user is not None else dummy_hash()
     if not check_password_hash(stored, password) or user is None:
+        lockout.login_failed(username, user)
+        db.session.commit()
         return None
+    lockout.login_succeeded(username)
     user.last_login = clock.now()
     db.session.commit()
     return user
@@ -158,6 +166,12 @@ def update_user(user, admin=None, password=None):
     db.session.commit()
     db.session.refresh(user)
     return user
+
+
+def unlock(user):
+    """Clear the failed-login count of *user*'s account (not of any address)."""
+    lockout.unlock(user)
+    db.session.commit()
 
 
 def verify_current_password(user, password):
