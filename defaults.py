@@ -79,7 +79,7 @@ IDM_PRODUCT_NAME = "IDM"
 # depend on it.
 IDM_PROXY_COUNT = 0
 
-# --- Token lifecycle and brute-force protection -----------------------------
+# --- Token lifecycle, brute-force protection, audit (issue 4) ---------------
 
 # Seconds after a password login during which POST /auth/refresh still hands
 # out new tokens (the original login time travels in the token as auth_time).
@@ -100,3 +100,6 @@ IDM_INIT_IP_THRESHOLD = 10
 IDM_LOCKOUT_DELAY = 30
 # The wait never grows beyond this many seconds.
 IDM_LOCKOUT_MAX_DELAY = 15 * 60
+
+IDM_AUDIT_PER_PAGE = 50  # default page size of GET /audit
+IDM_AUDIT_MAX_PER_PAGE = 500  # largest page size a client may ask for
