@@ -101,5 +101,7 @@ IDM_LOCKOUT_DELAY = 30
 # The wait never grows beyond this many seconds.
 IDM_LOCKOUT_MAX_DELAY = 15 * 60
 
+# Days audit rows are kept; `flask --app app audit prune` deletes older ones.
+IDM_AUDIT_RETENTION_DAYS = 365
 IDM_AUDIT_PER_PAGE = 50  # default page size of GET /audit
 IDM_AUDIT_MAX_PER_PAGE = 500  # largest page size a client may ask for

@@ -6,8 +6,10 @@ record of an action that did not happen. Failures that change nothing
 (a wrong password) are recorded and committed by the caller on purpose.
 """
 
+from datetime import timedelta
+
 from flask import g, has_request_context, request
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 
 from . import clock
 from .models import AuditEvent, db
@@ -76,3 +78,9 @@ def search(user, action, offset, perpage):
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     newest_first = query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     return list(db.session.scalars(newest_first.offset(offset).limit(perpage))), total
+
+
+def prune(retention_days):
+    """Delete events older than the retention period; returns how many."""
+    cutoff = clock.now() - timedelta(days=retention_days)
+    return db.session.execute(delete(AuditEvent).where(AuditEvent.at < cutoff)).rowcount
