@@ -1,7 +1,9 @@
-"""The audit log: rows written with the change they record, GET /audit, retention."""
+"""The audit log: rows written with the change they record, and GET /audit (prune: test_cli)."""
 
 import pytest
 from conftest import ADMIN, USER, csrf_token, login
+
+FIELDS = {"id", "at", "action", "outcome", "actor", "target", "target_username", "ip", "user_agent"}
 
 
 def audit_rows(client, headers, query=""):
@@ -44,17 +46,7 @@ def test_full_scenario_is_recorded_in_order(client):
     assert newest["target"] == user_id
     assert newest["ip"] == "127.0.0.1"
     assert newest["at"].endswith("+00:00")
-    assert set(newest) == {
-        "id",
-        "at",
-        "action",
-        "outcome",
-        "actor",
-        "target",
-        "target_username",
-        "ip",
-        "user_agent",
-    }
+    assert set(newest) == FIELDS
     assert body["data"][-1]["actor"] is None  # /init is anonymous
     assert body["data"][-2]["actor"] is None  # a failed login proves no identity
 
