@@ -152,3 +152,18 @@ class AuditEvent(db.Model):
             "ip": self.ip,
             "user_agent": self.user_agent,
         }
+
+
+class RevokedToken(db.Model):
+    """A logged-out or refreshed-away access token, kept until it would expire.
+
+    Checked on every request by primary key in the same query that loads the
+    user (auth.py), so a logout holds on every worker and host at once. Rows
+    past ``expires_at`` prove nothing any more (the token is expired anyway)
+    and are pruned.
+    """
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar
 from pathlib import Path
 
@@ -158,3 +159,23 @@ def live_server(tmp_path):
     server = LiveServer(tmp_path)
     yield server
     server.stop()
+
+
+class FakeClock:
+    """Stands in for ``idm.clock.now``; ``advance`` moves time forward."""
+
+    def __init__(self):
+        self.moment = datetime.now(UTC)
+
+    def __call__(self):
+        return self.moment
+
+    def advance(self, seconds):
+        self.moment += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr("idm.clock.now", clock)
+    return clock
