@@ -23,6 +23,8 @@ def credentials():
     basic = request.authorization
     if basic is not None and basic.type == "basic":
         username, password = basic.username or "", basic.password or ""
+    elif request.headers.get("Authorization", "").lower().startswith("basic"):
+        raise BadRequest("the Basic credentials are malformed: send base64 of username:password")
     else:
         data = json_object(allowed={"username", "password"})
         username = string_field(data, "username")

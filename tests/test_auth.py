@@ -237,3 +237,10 @@ def test_a_promoted_user_gains_rights_at_once(client, user, admin_headers, user_
     client.put(f"/user/{user_id}", json={"admin": True}, headers=admin_headers)
 
     assert client.get("/users", headers=user_headers).status_code == 200
+
+
+@pytest.mark.parametrize("header", ["Basic !!!", "Basic a", "basic %%%%"])
+def test_malformed_basic_credentials_are_400(client, header):
+    response = client.post("/auth", headers={"Authorization": header})
+
+    assert "Basic credentials are malformed" in json_error(response, 400)
