@@ -53,13 +53,18 @@ def authenticate(username, password):
     return user
 
 
-def create_user(username, password, admin=False):
-    user = User(
-        id=new_id(),  # known before the insert, for the audit row
+def new_user(username, password, admin):
+    """A valid, not yet added User; the id is set now, for the audit row."""
+    return User(
+        id=new_id(),
         username=normalize_username(username),
         password_hash=hash_password(check_password(password)),
         admin=bool(admin),
     )
+
+
+def create_user(username, password, admin=False):
+    user = new_user(username, password, admin)
     db.session.add(user)
     audit.record("user.create", target=user)
     commit_or_conflict(f"username {user.username} is already taken")
@@ -70,12 +75,7 @@ def create_first_admin(username, password):
     """Create the first admin; Forbidden once any admin exists, also under a race."""
     if admin_exists():
         raise Forbidden("setup is complete: an admin already exists")
-    user = User(
-        id=new_id(),
-        username=normalize_username(username),
-        password_hash=hash_password(check_password(password)),
-        admin=True,
-    )
+    user = new_user(username, password, admin=True)
     # Setup has one possible row: of two racing requests, one insert fails.
     db.session.add_all([Setup(id=1), user])
     audit.record("init", target=user)
