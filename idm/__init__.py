@@ -47,6 +47,10 @@ def create_app(test_config=None):
     app.register_blueprint(pages.bp)
     cli.register(app)
 
+    from . import headers
+
+    headers.register(app)
+
     with app.app_context():
         models.create_schema()
         pages.announce_setup()
