@@ -47,8 +47,9 @@ def create_app(test_config=None):
     app.register_blueprint(pages.bp)
     cli.register(app)
 
-    from . import headers
+    from . import admin, headers
 
+    app.register_blueprint(admin.bp)  # HTML forms: CSRF-protected like /init
     headers.register(app)
 
     with app.app_context():

@@ -1,6 +1,8 @@
 """Security headers: every HTML page, every JSON answer, set in one hook."""
 
 import pytest
+from admin_helpers import sign_in
+from conftest import ADMIN
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -10,7 +12,7 @@ SECURITY_HEADERS = {
 }
 
 
-@pytest.mark.parametrize("path", ["/init", "/admin/nowhere"])
+@pytest.mark.parametrize("path", ["/init", "/admin/login", "/admin/nowhere"])
 def test_html_pages_carry_security_headers(client, path):
     response = client.get(path)
     assert response.mimetype == "text/html"
@@ -27,6 +29,20 @@ def test_html_pages_carry_security_headers(client, path):
     ):
         assert directive in policy
     assert "unsafe-inline" not in policy
+
+
+def test_admin_pages_carry_security_headers(client, admin):
+    sign_in(client, *ADMIN)
+    response = client.get("/admin")
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_pages_have_no_inline_script_or_style(client, admin):
+    sign_in(client, *ADMIN)
+    for path in ("/admin", "/admin/users/new", "/admin/password", "/init"):
+        html = client.get(path).text
+        assert "<script" not in html and "style=" not in html and "<style" not in html, path
 
 
 def test_json_answers_are_not_sniffed_or_cached(client):
