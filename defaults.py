@@ -26,6 +26,9 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 # Seconds an admin stays signed in, counted from sign-in, not from the last click.
 PERMANENT_SESSION_LIFETIME = 8 * 60 * 60
+# CSRF tokens (Flask-WTF) are bound to the session's secret, so they live as
+# long as the session: a form left open for an hour still submits.
+WTF_CSRF_TIME_LIMIT = None
 
 # --- Database (Flask-SQLAlchemy) --------------------------------------------
 

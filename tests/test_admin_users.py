@@ -168,6 +168,7 @@ def test_unknown_user_is_404(signed_in, path):
     assert signed_in.get(path).status_code == 404
     response = post_form(signed_in, "/admin", path)
     assert response.status_code == 404 and "no such user" in response.text
+    assert '<a href="/admin">Back to the users list</a>' in response.text
 
 
 def change_password(client, current, new, again=None):
