@@ -1,5 +1,7 @@
 """Helpers for the admin page tests: sign in and post forms as a browser would."""
 
+import re
+
 from conftest import csrf_token
 
 
@@ -18,8 +20,6 @@ def post_form(client, page_path, action_path, **fields):
 
 def flashes(html):
     """The text of the flash messages at the top of a page."""
-    import re
-
     return [
         re.sub(r"\s+", " ", text).strip()
         for text in re.findall(r'<p class="flash [^"]*" role="\w+">(.*?)</p>', html, re.S)

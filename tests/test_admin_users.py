@@ -210,20 +210,24 @@ def test_change_password_keeps_this_session_and_ends_the_others(app, client, sig
     login(client, ADMIN[0], "my brand new password")
 
 
-def test_reset_link_slot_appears_once_its_route_exists(app, client, user):
-    """The row action of the password reset part shows up by registering its route."""
-    app.add_url_rule(
-        "/admin/users/<user_id>/reset-link",
-        "admin.send_reset_link",
-        lambda user_id: "",
-        methods=["POST"],
-    )
+def test_slots_show_once_their_routes_exist(app, client, user):
+    """The reset, audit and forgot-password parts appear by registering their routes."""
+    for rule, endpoint in [
+        ("/admin/users/<user_id>/reset-link", "admin.send_reset_link"),
+        ("/admin/audit", "admin.audit"),
+        ("/iforgot", "pages.iforgot"),
+    ]:
+        app.add_url_rule(rule, endpoint, lambda **_: "", methods=["GET", "POST"])
+    assert 'href="/iforgot">Forgot your password?</a>' in client.get("/admin/login").text
     sign_in(client, *ADMIN)
     page = client.get("/admin").text
     assert page.count("Send reset link") == 2
     assert f'action="/admin/users/{find(app, USER[0]).id}/reset-link"' in page
+    assert '<a href="/admin/audit">Audit log</a>' in page
 
 
-def test_no_reset_or_unlock_buttons_without_their_routes(signed_in):
+def test_no_reset_unlock_or_audit_without_their_routes(app, signed_in):
     page = signed_in.get("/admin").text
     assert "Send reset link" not in page and "Unlock" not in page and "Audit log" not in page
+    login_page = app.test_client().get("/admin/login")
+    assert login_page.status_code == 200 and "Forgot your password?" not in login_page.text
