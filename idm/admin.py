@@ -34,6 +34,8 @@ from .validation import password_rules
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
+MAX_PAGE = 1_000_000
+
 
 @bp.app_template_global()
 def has_endpoint(name):
@@ -80,7 +82,8 @@ def index():
     search = request.args.get("search", "").strip()
     if "\x00" in search:
         raise BadRequest("search must not contain NUL characters")
-    page = int_arg("page", 1, minimum=1)
+    # Bounded, so the offset always fits the database's integer.
+    page = int_arg("page", 1, minimum=1, maximum=MAX_PAGE)
     perpage = current_app.config["IDM_USERS_PER_PAGE"]
     listed, total = users.list_users((page - 1) * perpage, perpage, search)
     return render_template(

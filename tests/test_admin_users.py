@@ -57,7 +57,12 @@ def test_search_and_pagination(app, signed_in):
 
 @pytest.mark.parametrize(
     ("query", "message"),
-    [("page=0", "page must be at least 1"), ("page=two", "page must be a whole number")],
+    [
+        ("page=0", "page must be at least 1"),
+        ("page=two", "page must be a whole number"),
+        ("page=" + "9" * 30, "page must be at most 1000000"),
+        ("search=a%00b", "search must not contain NUL characters"),
+    ],
 )
 def test_bad_page_number_is_a_clear_400(signed_in, query, message):
     response = signed_in.get("/admin?" + query)
