@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 # Debian packages the test suite drives for real (command=package).
-TEST_DEBIAN_PACKAGES := initdb=postgresql nginx=nginx supervisord=supervisor
+TEST_DEBIAN_PACKAGES := initdb=postgresql nginx=nginx supervisord=supervisor openssl=openssl
 
 .PHONY: run test lint format migration debian-packages clean
 

@@ -28,7 +28,12 @@ from conftest import FAST_HASH, ROOT, csrf_token, free_port, upgrade_schema
 
 DEPLOY = ROOT / "deploy"
 ADMIN = ("admin@example.org", "admin password 1")
-TOOLS = {"nginx": "nginx", "supervisord": "supervisor", "supervisorctl": "supervisor"}
+TOOLS = {
+    "nginx": "nginx",
+    "supervisord": "supervisor",
+    "supervisorctl": "supervisor",
+    "openssl": "openssl",  # makes the self-signed certificate
+}
 
 
 def find_tool(name):
