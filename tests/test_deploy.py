@@ -16,10 +16,10 @@ from deploy_stack import (
     Deployment,
     credentials,
     init_first_admin,
-    reset_link,
     skip_unless_tools,
     wait_until,
 )
+from https_client import reset_link
 
 pytestmark = pytest.mark.slow
 
