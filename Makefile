@@ -1,17 +1,21 @@
 # make run   - set up and start the service for development (SQLite, mail to the log)
 # make test  - set up and run the whole test suite
 # make lint  - ruff check + format check
+# make migration m="what changed" - new Alembic revision after changing idm/models.py
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
 # Debian packages the test suite drives for real (command=package).
-TEST_DEBIAN_PACKAGES := chromium=chromium
+TEST_DEBIAN_PACKAGES := chromium=chromium initdb=postgresql nginx=nginx supervisord=supervisor openssl=openssl
 
-.PHONY: run test lint format debian-packages clean
+.PHONY: run test lint format migration debian-packages clean
 
+# The schema comes only from migrations, for development as in production.
+# FLASK_DEBUG=1: the development setup keeps the default SECRET_KEY.
 run: $(VENV)/.installed-run
+	FLASK_DEBUG=1 $(BIN)/flask --app app db upgrade
 	$(BIN)/python app.py
 
 test: $(VENV)/.installed-dev debian-packages
@@ -24,6 +28,10 @@ lint: $(VENV)/.installed-dev
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+migration: $(VENV)/.installed-dev
+	@test -n "$(m)" || { echo 'usage: make migration m="what changed"'; exit 2; }
+	VENV_BIN=$(BIN) sh scripts/new-migration.sh "$(m)"
 
 debian-packages:
 	@sh scripts/debian-packages.sh $(TEST_DEBIAN_PACKAGES)

@@ -31,11 +31,12 @@ def create_app(test_config=None):
         # Believe exactly that many X-Forwarded-* hops, never more.
         app.wsgi_app = ProxyFix(app.wsgi_app, proxies, proxies, proxies, proxies)
 
-    from . import models
+    from . import models, schema
     from .auth import csrf
     from .errors import register_error_handlers
 
     models.db.init_app(app)
+    schema.init_app(app)
     csrf.init_app(app)
     register_error_handlers(app)
 
@@ -53,8 +54,9 @@ def create_app(test_config=None):
     headers.register(app)
 
     with app.app_context():
-        models.create_schema()
-        pages.announce_setup()
+        # The schema comes from `flask db upgrade`, never from here.
+        if schema.check_at_start():
+            pages.announce_setup()
     return app
 
 

@@ -9,6 +9,7 @@ from .auth import admin_required, login_required
 from .payload import bool_field, json_object, string_field
 
 bp = Blueprint("users", __name__)
+MAX_OFFSET = 2**31 - 1
 
 
 @bp.get("/user/me")
@@ -88,7 +89,9 @@ def unlock(user_id):
 @bp.get("/users")
 @admin_required
 def index():
-    offset = int_arg("offset", 0, minimum=0)
+    # Bounded so that the database never sees an integer it cannot store
+    # (PostgreSQL bigint, SQLite INTEGER): that would be a 500, not a 400.
+    offset = int_arg("offset", 0, minimum=0, maximum=MAX_OFFSET)
     perpage = int_arg(
         "perpage",
         current_app.config["IDM_USERS_PER_PAGE"],

@@ -6,14 +6,34 @@ import uuid
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Engine, Index, String, TypeDecorator, event, exists, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import (
+    DateTime,
+    Engine,
+    Index,
+    MetaData,
+    String,
+    TypeDecorator,
+    event,
+    exists,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from . import clock
 
 log = logging.getLogger(__name__)
-db = SQLAlchemy()
+
+# Every constraint and index gets a predictable name, the same on SQLite and
+# PostgreSQL, so a later migration can drop or alter it by name (SQLite's
+# batch mode cannot touch an unnamed constraint).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 
 
 class UTCDateTime(TypeDecorator):
@@ -78,20 +98,6 @@ def iso(moment):
 
 def admin_exists():
     return db.session.scalar(select(exists().where(User.admin)))
-
-
-def create_schema(attempts=5):
-    """Create missing tables; several workers may start at the same moment,
-    and each create_all() may lose the race on a different table."""
-    for attempt in range(attempts):
-        try:
-            db.create_all()
-            return
-        except OperationalError:
-            db.session.rollback()
-            if attempt == attempts - 1:
-                raise
-            log.info("another process is creating the schema; checking again")
 
 
 @event.listens_for(Engine, "connect")

@@ -5,6 +5,8 @@ The JSON API, the HTML pages and the ``flask`` CLI all call these, so a rule
 werkzeug HTTP exceptions whose description is the message for the user.
 """
 
+import uuid
+
 from flask import current_app
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -98,10 +100,22 @@ def commit_or_conflict(message):
 
 
 def find_user(user_id):
+    # Ids are UUIDs: anything else names no user. Checked before the query
+    # because PostgreSQL refuses some strings outright (NUL bytes), which
+    # would surface as a 500 instead of a 404.
+    if not is_uuid(user_id):
+        raise NotFound("no such user")
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound("no such user")
     return user
+
+
+def is_uuid(text):
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
 
 
 def find_by_username(username):

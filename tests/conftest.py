@@ -1,7 +1,9 @@
-"""Fixtures: a fresh app and SQLite database per test, and a real gunicorn.
+"""Fixtures: a fresh app and database per test, and a real gunicorn.
 
 Like flaskr's conftest: ``app``, ``client`` and ``runner``, plus small
-helpers to create users and log in.
+helpers to create users and log in. Every test that uses ``app`` (or
+``live_server``) runs twice: on a fresh SQLite file and on a fresh
+PostgreSQL database in a throwaway cluster (tests/pg_cluster.py).
 """
 
 import os
@@ -21,6 +23,7 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
+from pg_cluster import PostgresCluster, find_binaries
 from sqlalchemy import Engine, event
 
 from idm import create_app
@@ -52,11 +55,40 @@ def hermetic_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("IDM_SETTINGS", str(empty))
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """The session's PostgreSQL cluster; skips the test when there is none."""
+    bindir = find_binaries()
+    if bindir is None:
+        pytest.skip(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or in "
+            "/usr/lib/postgresql/*/bin: install Debian's postgresql package "
+            "(make test does, as root)"
+        )
+    cluster = PostgresCluster(bindir).start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def database_uri(request, tmp_path):
+    """An empty database: a fresh SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'idm.sqlite'}"
+        return
+    cluster = request.getfixturevalue("postgres")
+    name = cluster.create_database()
+    yield cluster.uri(name)
+    cluster.drop_database(name)
+
+
 @pytest.fixture
-def make_app(tmp_path):
+def make_app(database_uri):
     """Build apps on this test's database, with settings on top of the test ones.
 
-    Apps made by one test share its SQLite file, like workers of one service.
+    Apps made by one test share its database, like workers of one service.
+    Tables come straight from the models (fast); that the migrations build
+    the same schema is tests/test_migrations.py's job.
     """
     apps = []
 
@@ -64,12 +96,15 @@ def make_app(tmp_path):
         config = {
             "TESTING": True,
             "SECRET_KEY": "test-" + secrets.token_hex(32),
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'idm.sqlite'}",
+            "SQLALCHEMY_DATABASE_URI": database_uri,
             "IDM_PASSWORD_HASH_METHOD": FAST_HASH,
         }
         config.update(settings)
-        apps.append(create_app(config))
-        return apps[-1]
+        app = create_app(config)
+        with app.app_context():
+            db.create_all()
+        apps.append(app)
+        return app
 
     yield make
     for app in apps:
@@ -138,21 +173,27 @@ def free_port():
 
 
 class LiveServer:
-    """The service under a real gunicorn on a loopback port."""
+    """The service under a real gunicorn on a loopback port.
 
-    def __init__(self, tmp_path, workers=2, settings=""):
+    Like an operator: write the settings file, ``flask --app app db upgrade``,
+    then start gunicorn. *database_uri* defaults to a SQLite file in tmp_path.
+    """
+
+    def __init__(self, tmp_path, workers=2, settings="", database_uri=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.settings = tmp_path / "live_settings.py"
+        database_uri = database_uri or f"sqlite:///{tmp_path / 'live.sqlite'}"
         self.settings.write_text(
             f"SECRET_KEY = {secrets.token_hex(32)!r}\n"
-            f"SQLALCHEMY_DATABASE_URI = 'sqlite:///{tmp_path / 'live.sqlite'}'\n"
+            f"SQLALCHEMY_DATABASE_URI = {database_uri!r}\n"
             f"IDM_PASSWORD_HASH_METHOD = {FAST_HASH!r}\n" + settings
         )
         self.log = tmp_path / "gunicorn.log"
+        env = dict(os.environ, IDM_SETTINGS=str(self.settings))
+        upgrade_schema(env)
         command = [sys.executable, "-m", "gunicorn", "--workers", str(workers)]
         command += ["--bind", f"127.0.0.1:{self.port}", "app:app"]
-        env = dict(os.environ, IDM_SETTINGS=str(self.settings))
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
@@ -189,9 +230,16 @@ class LiveServer:
             self.process.kill()
 
 
+def upgrade_schema(env):
+    """``flask --app app db upgrade`` with *env*; fails the test with its output."""
+    command = [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, "flask db upgrade failed:\n" + result.stdout + result.stderr
+
+
 @pytest.fixture
-def live_server(tmp_path):
-    server = LiveServer(tmp_path)
+def live_server(tmp_path, database_uri):
+    server = LiveServer(tmp_path, database_uri=database_uri)
     yield server
     server.stop()
 

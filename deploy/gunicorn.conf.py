@@ -1,0 +1,62 @@
+"""gunicorn settings for the IDM service (see DEPLOY.md).
+
+    gunicorn --config deploy/gunicorn.conf.py app:app
+
+The file stays as shipped; what differs between hosts comes from the
+environment, which the supervisor program (deploy/supervisor/idm.conf) or
+the systemd unit (deploy/systemd/idm.service) sets.
+"""
+
+import os
+
+
+def env_int(name, default):
+    value = os.environ.get(name, "")
+    return int(value) if value.strip() else default
+
+
+# Loopback by default: only the Nginx on this host should reach gunicorn. On
+# a scaled-out host behind a remote Nginx, bind to the private address.
+bind = os.environ.get("IDM_BIND", "127.0.0.1:8000").split(",")
+
+# Sync workers, one request each at a time. Password hashing (scrypt) is CPU
+# bound, so about two per core plus one keeps the cores busy while some wait
+# on the database. The cap keeps a large host from opening more PostgreSQL
+# connections than the server allows (each worker holds its own pool).
+workers = min(2 * (os.cpu_count() or 1) + 1, env_int("IDM_MAX_WORKERS", 8))
+
+# A worker silent for this long is killed and replaced: no request of this
+# service should take more than a few seconds. Nginx waits a bit longer
+# (proxy_read_timeout 35s) so that it sees gunicorn's answer, not its own.
+timeout = 30
+# On stop or reload, requests in flight get this long to finish; supervisor's
+# stopwaitsecs and systemd's TimeoutStopSec are longer still.
+graceful_timeout = 30
+
+# Recycle workers now and then, so slow memory growth can never add up.
+max_requests = 1000
+max_requests_jitter = 100
+
+# Believe X-Forwarded-Proto only from our own Nginx. The app itself reads
+# X-Forwarded-For/-Host/-Proto through IDM_PROXY_COUNT; both must agree.
+forwarded_allow_ips = os.environ.get("IDM_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+
+# Access and error log to stdout/stderr: supervisor writes them to
+# /var/log/idm/gunicorn.log, systemd to the journal. The request id comes
+# from Nginx (X-Request-ID), so one request can be followed through both
+# logs. The path is logged without its query string: reset links carry
+# their token there.
+accesslog = "-"
+errorlog = "-"
+access_log_format = (
+    'rid=%({x-request-id}i)s client=%({x-forwarded-for}i)s "%(m)s %(U)s %(H)s" '
+    '%(s)s %(B)s %(M)sms "%(a)s"'
+)
+
+# Shows as "gunicorn: master [idm]" in ps; several instances on one host can
+# tell themselves apart.
+proc_name = os.environ.get("IDM_PROC_NAME", "idm")
+
+# gunicorn's runtime control socket would default to one path per user, which
+# two instances on one host would fight over; supervisor/systemd control us.
+control_socket_disable = True

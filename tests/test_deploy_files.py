@@ -1,0 +1,71 @@
+"""The shipped deploy/ files agree with each other (fast; test_deploy.py runs them)."""
+
+import configparser
+import os
+import runpy
+
+from conftest import ROOT
+
+DEPLOY = ROOT / "deploy"
+
+
+def gunicorn_settings(monkeypatch, **env):
+    for name in ("IDM_BIND", "IDM_MAX_WORKERS", "IDM_FORWARDED_ALLOW_IPS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+
+
+def test_workers_follow_the_cores_up_to_the_cap(monkeypatch):
+    by_cores = 2 * os.cpu_count() + 1
+    assert gunicorn_settings(monkeypatch)["workers"] == min(by_cores, 8)
+    assert gunicorn_settings(monkeypatch, IDM_MAX_WORKERS="2")["workers"] == min(by_cores, 2)
+
+
+def test_bind_and_trusted_proxies_come_from_the_environment(monkeypatch):
+    default = gunicorn_settings(monkeypatch)
+    assert default["bind"] == ["127.0.0.1:8000"]
+    assert default["forwarded_allow_ips"] == "127.0.0.1,::1"
+    chosen = gunicorn_settings(
+        monkeypatch, IDM_BIND="10.0.0.12:8000", IDM_FORWARDED_ALLOW_IPS="10.0.0.2"
+    )
+    assert chosen["bind"] == ["10.0.0.12:8000"]
+    assert chosen["forwarded_allow_ips"] == "10.0.0.2"
+
+
+def test_access_log_has_the_request_id_and_no_query_string(monkeypatch):
+    log_format = gunicorn_settings(monkeypatch)["access_log_format"]
+    assert "%({x-request-id}i)s" in log_format
+    assert "%(U)s" in log_format  # the path alone: reset links carry a token in the query
+    assert "%(r)s" not in log_format and "%(q)s" not in log_format
+
+
+def systemd_unit():
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str
+    # systemd allows a key several times (Environment=), configparser does not:
+    # those lines are read apart.
+    lines = (DEPLOY / "systemd" / "idm.service").read_text().splitlines()
+    environment = [ln.split("=", 1)[1] for ln in lines if ln.startswith("Environment=")]
+    unit.read_string("\n".join(ln for ln in lines if not ln.startswith("Environment=")))
+    return unit["Service"], dict(item.split("=", 1) for item in environment)
+
+
+def supervisor_program():
+    config = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";",))
+    config.read(DEPLOY / "supervisor" / "idm.conf")
+    program = config["program:idm"]
+    pairs = (item.split("=", 1) for item in program["environment"].split(","))
+    return program, {name: value.strip('"') for name, value in pairs}
+
+
+def test_supervisor_and_systemd_run_the_same_service():
+    service, service_env = systemd_unit()
+    program, program_env = supervisor_program()
+    assert service["ExecStart"] == program["command"]
+    assert service["WorkingDirectory"] == program["directory"]
+    assert service["User"] == program["user"]
+    assert service_env == program_env
+    # Both wait longer than gunicorn's graceful_timeout before killing.
+    assert int(program["stopwaitsecs"]) > 30 and service["TimeoutStopSec"] == "35"
