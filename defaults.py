@@ -29,6 +29,11 @@ PERMANENT_SESSION_LIFETIME = 8 * 60 * 60
 # CSRF tokens (Flask-WTF) are bound to the session's secret, so they live as
 # long as the session: a form left open for an hour still submits.
 WTF_CSRF_TIME_LIMIT = None
+# Pages send Referrer-Policy: no-referrer so a reset key in a URL never
+# leaks; Flask-WTF's extra Referer check on HTTPS would then refuse every
+# form. The CSRF token (bound to the session) and SameSite=Lax cookies are
+# the protection; HSTS at Nginx keeps a network attacker from planting cookies.
+WTF_CSRF_SSL_STRICT = False
 
 # --- Database (Flask-SQLAlchemy) --------------------------------------------
 
