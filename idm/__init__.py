@@ -48,9 +48,10 @@ def create_app(test_config=None):
     app.register_blueprint(pages.bp)
     cli.register(app)
 
-    from . import admin, headers
+    from . import admin, admin_session, headers
 
     app.register_blueprint(admin.bp)  # HTML forms: CSRF-protected like /init
+    app.session_interface = admin_session.SessionInterface()
     headers.register(app)
 
     with app.app_context():

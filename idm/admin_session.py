@@ -15,7 +15,8 @@ import functools
 import hashlib
 import hmac
 
-from flask import current_app, flash, g, redirect, session, url_for
+from flask import current_app, flash, g, has_request_context, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import Forbidden
 
 from . import clock, users
@@ -24,6 +25,17 @@ from .models import User, db
 
 # The JSON API's words for the same refusal (auth.admin_required).
 NOT_ADMIN = "admin rights required"
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, marked Secure whenever the browser came
+    over HTTPS (directly, or through Nginx as ProxyFix reports it), so the
+    cookie cannot leak over plain HTTP even if SESSION_COOKIE_SECURE was
+    left False."""
+
+    def get_cookie_secure(self, app):
+        over_https = has_request_context() and request.is_secure
+        return super().get_cookie_secure(app) or over_https
 
 
 def credentials_stamp(user):

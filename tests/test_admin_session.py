@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from admin_helpers import flashes, post_form, sign_in
-from conftest import ADMIN, USER, login
+from conftest import ADMIN, USER, csrf_token, login
 
 from idm import clock
 from idm.models import User, db
@@ -76,6 +76,16 @@ def test_session_cookie_is_httponly_and_samesite(client, admin):
 def test_session_cookie_is_secure_when_configured(app, client, admin):
     app.config["SESSION_COOKIE_SECURE"] = True
     assert "; Secure" in sign_in(client, *ADMIN).headers["Set-Cookie"]
+
+
+def test_session_cookie_is_secure_over_https(app, client, admin):
+    client = app.test_client()
+    page = client.get("/admin/login", base_url="https://idm.example.org")
+    form = {"csrf_token": csrf_token(page.text), "username": ADMIN[0], "password": ADMIN[1]}
+    response = client.post("/admin/login", data=form, base_url="https://idm.example.org")
+
+    assert response.status_code == 302
+    assert "; Secure" in response.headers["Set-Cookie"]
 
 
 def test_form_without_csrf_token_is_refused(client, admin):
