@@ -1,6 +1,8 @@
 # make run   - set up and start the service for development (SQLite, mail to the log)
 # make test  - set up and run the whole test suite
 # make lint  - ruff check + format check
+# make bench - the service's speed as ratios against baselines (docs/performance.md)
+# make bench-profile - where a worker spends its time on GET /user/me
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,8 +10,10 @@ BIN := $(VENV)/bin
 
 # Debian packages the test suite drives for real (command=package).
 TEST_DEBIAN_PACKAGES :=
+# Debian packages the benchmark drives (its smoke test too).
+BENCH_DEBIAN_PACKAGES := wrk=wrk
 
-.PHONY: run test lint format debian-packages clean
+.PHONY: run test lint format bench bench-profile debian-packages clean
 
 run: $(VENV)/.installed-run
 	$(BIN)/python app.py
@@ -25,8 +29,18 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# BENCH_ARGS=--quick for a smoke run; --json FILE keeps every measurement.
+bench: $(VENV)/.installed-bench
+	@sh scripts/debian-packages.sh $(BENCH_DEBIAN_PACKAGES)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Where a worker spends its time on GET /user/me (py-spy); PROFILE_ARGS=--help.
+bench-profile: $(VENV)/.installed-bench
+	@sh scripts/debian-packages.sh $(BENCH_DEBIAN_PACKAGES)
+	$(BIN)/python -m bench.profile_me $(PROFILE_ARGS)
+
 debian-packages:
-	@sh scripts/debian-packages.sh $(TEST_DEBIAN_PACKAGES)
+	@sh scripts/debian-packages.sh $(TEST_DEBIAN_PACKAGES) $(BENCH_DEBIAN_PACKAGES)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +50,12 @@ $(VENV)/.installed-run: requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install -q -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt bench/requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.installed-run $(VENV)/.installed-bench
+
+$(VENV)/.installed-bench: requirements.txt bench/requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q -r requirements.txt -r bench/requirements.txt
 	touch $@ $(VENV)/.installed-run
 
 clean:
