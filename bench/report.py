@@ -84,13 +84,19 @@ def ratio_table(profile, medians, memory):
         if ratio.numerator not in medians or ratio.denominator not in medians:
             lines.append(f"{ratio.label:<52} {'-':>8} {'':>8}  skipped")
             continue
+        if not medians[ratio.denominator][ratio.metric]:
+            lines.append(f"{ratio.label:<52} {'-':>8} {'':>8}  no data (run longer)")
+            continue
         value = ratio.value(medians)
         sign = ">=" if ratio.at_least else "<="
         target = f"{sign}{ratio.show(ratio.target)}"
         verdict = "met" if ratio.met(value) else "MISSED"
         lines.append(f"{ratio.label:<52} {ratio.show(value):>8} {target:>8}  {verdict}")
     service_rss = max(
-        rss for name, workers in memory.items() if name.startswith("idm-") for rss in workers
+        worker["rss"]
+        for name, workers in memory.items()
+        if name.startswith("idm-")
+        for worker in workers
     )
     verdict = "met" if service_rss <= RSS_LIMIT_MIB else "MISSED"
     label = "largest service worker RSS after the runs (MiB)"
@@ -99,9 +105,10 @@ def ratio_table(profile, medians, memory):
 
 
 def memory_table(memory):
-    lines = ["worker RSS after the runs, MiB, per gunicorn:"]
-    for name, workers in memory.items():
-        lines.append(f"  {name:<24} " + "  ".join(f"{rss:6.1f}" for rss in workers))
+    lines = ["workers after the runs, RSS (PSS) in MiB, per gunicorn:"]
+    for name, workers in sorted(memory.items()):
+        sizes = "  ".join(f"{worker['rss']:5.1f} ({worker['pss']:4.1f})" for worker in workers)
+        lines.append(f"  {name:<24} {sizes}")
     return lines
 
 

@@ -70,13 +70,11 @@ def start_jwt_ext(users, workdir):
     return Server("jwt-ext", "bench.jwt_ext_app:create_app()", env, workdir), seed["token"]
 
 
-def start_baselines(workdir, password_hash, jwt_ext_users):
+def start_baselines(workdir, password_hash):
     ping = Server("ping", "bench.ping_app:app", {}, workdir)
-    hash_alone = Server(
-        "hash-alone", "bench.hash_app:create_app()", {"BENCH_PASSWORD_HASH": password_hash}, workdir
-    )
-    jwt_ext, jwt_ext_token = start_jwt_ext(jwt_ext_users, workdir)
-    return ping, hash_alone, jwt_ext, jwt_ext_token
+    hash_env = {"BENCH_PASSWORD_HASH": password_hash}
+    hash_alone = Server("hash-alone", "bench.hash_app:create_app()", hash_env, workdir)
+    return ping, hash_alone
 
 
 def bearer(token):

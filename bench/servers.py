@@ -77,18 +77,58 @@ class Server:
     def worker_pids(self):
         return [pid for pid in all_pids() if parent_pid(pid) == self.process.pid]
 
-    def worker_rss_mib(self):
-        """Resident memory of each worker, in MiB (the master forks, never serves)."""
-        return sorted(rss_kib(pid) / 1024 for pid in self.worker_pids())
+    def worker_memory_mib(self):
+        """RSS and PSS of each worker in MiB (the master forks, never serves).
+
+        RSS is what the target is about; PSS shares pages among the processes
+        that map them, so it shows what e.g. gunicorn's preload would save.
+        """
+        return [
+            {
+                "rss": memory_kib(pid, "VmRSS", "status") / 1024,
+                "pss": memory_kib(pid, "Pss", "smaps_rollup") / 1024,
+            }
+            for pid in self.worker_pids()
+        ]
+
+    def worker_cpu_ticks(self):
+        return sum(cpu_ticks(pid) for pid in self.worker_pids())
+
+    def wait_until_idle(self, seconds=60, interval=0.1, quiet_intervals=2):
+        """Return once the workers have used no CPU for a few intervals in a row.
+
+        More than one interval, so that a worker descheduled by other load in
+        the middle of a request is not taken for an idle one.
+        """
+        deadline = time.monotonic() + seconds
+        before, quiet = self.worker_cpu_ticks(), 0
+        while quiet < quiet_intervals:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: workers still busy after {seconds} s")
+            time.sleep(interval)
+            now = self.worker_cpu_ticks()
+            quiet = quiet + 1 if now - before <= 1 else 0  # one tick: a heartbeat
+            before = now
 
     def stop(self):
+        """Ask gunicorn to stop (graceful: idle sync workers exit within a second)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self):
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def stop_all(servers):
+    """Stop every server at once: each graceful stop takes about a second."""
+    for server in servers:
+        server.stop()
+    for server in servers:
+        server.wait_stopped()
 
 
 def all_pids():
@@ -104,8 +144,19 @@ def parent_pid(pid):
     return int(stat.rpartition(")")[2].split()[1])
 
 
-def rss_kib(pid):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+def cpu_ticks(pid):
+    """User plus system CPU time of *pid* in clock ticks (0 once it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    fields = stat.rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat
+
+
+def memory_kib(pid, field, proc_file):
+    """A ``Name: N kB`` line of /proc/<pid>/<proc_file>."""
+    for line in Path(f"/proc/{pid}/{proc_file}").read_text().splitlines():
+        if line.startswith(field + ":"):
             return int(line.split()[1])
     return 0
