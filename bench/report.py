@@ -24,6 +24,15 @@ class Ratio:
     def value(self, medians):
         return medians[self.numerator][self.metric] / medians[self.denominator][self.metric]
 
+    def per_round(self, results):
+        """The ratio within each round: how far apart the rounds are says how noisy it was."""
+        pairs = zip(results[self.numerator], results[self.denominator], strict=True)
+        return [
+            getattr(top, self.metric) / getattr(bottom, self.metric)
+            for top, bottom in pairs
+            if getattr(bottom, self.metric)
+        ]
+
     def met(self, value):
         return value >= self.target if self.at_least else value <= self.target
 
@@ -78,20 +87,25 @@ def scenario_table(scenarios, medians):
     return lines
 
 
-def ratio_table(profile, medians, memory):
-    lines = [f"{'ratio':<52} {'value':>8} {'target':>8}  verdict"]
-    for ratio in ratios(profile):
-        if ratio.numerator not in medians or ratio.denominator not in medians:
-            lines.append(f"{ratio.label:<52} {'-':>8} {'':>8}  skipped")
-            continue
-        if not medians[ratio.denominator][ratio.metric]:
-            lines.append(f"{ratio.label:<52} {'-':>8} {'':>8}  no data (run longer)")
-            continue
-        value = ratio.value(medians)
-        sign = ">=" if ratio.at_least else "<="
-        target = f"{sign}{ratio.show(ratio.target)}"
-        verdict = "met" if ratio.met(value) else "MISSED"
-        lines.append(f"{ratio.label:<52} {ratio.show(value):>8} {target:>8}  {verdict}")
+RATIO_HEADER = f"{'ratio (of the medians)':<52} {'value':>8} {'target':>8}  verdict  rounds"
+
+
+def ratio_line(ratio, medians, results):
+    if ratio.numerator not in medians or ratio.denominator not in medians:
+        return f"{ratio.label:<52} {'-':>8} {'':>8}  skipped"
+    if not medians[ratio.denominator][ratio.metric]:
+        return f"{ratio.label:<52} {'-':>8} {'':>8}  no data (run longer)"
+    value = ratio.value(medians)
+    sign = ">=" if ratio.at_least else "<="
+    target = f"{sign}{ratio.show(ratio.target)}"
+    verdict = "met" if ratio.met(value) else "MISSED"
+    rounds = ratio.per_round(results)
+    spread = f"{ratio.show(min(rounds))}..{ratio.show(max(rounds))}" if rounds else "-"
+    return f"{ratio.label:<52} {ratio.show(value):>8} {target:>8}  {verdict:<7}  {spread}"
+
+
+def memory_line(memory):
+    """The largest RSS of any worker of the service, against the target."""
     service_rss = max(
         worker["rss"]
         for name, workers in memory.items()
@@ -100,8 +114,13 @@ def ratio_table(profile, medians, memory):
     )
     verdict = "met" if service_rss <= RSS_LIMIT_MIB else "MISSED"
     label = "largest service worker RSS after the runs (MiB)"
-    lines.append(f"{label:<52} {service_rss:8.1f} {'<=' + str(RSS_LIMIT_MIB):>8}  {verdict}")
-    return lines
+    return f"{label:<52} {service_rss:8.1f} {'<=' + str(RSS_LIMIT_MIB):>8}  {verdict}"
+
+
+def ratio_table(profile, medians, results, memory):
+    lines = [RATIO_HEADER]
+    lines += [ratio_line(ratio, medians, results) for ratio in ratios(profile)]
+    return [*lines, memory_line(memory)]
 
 
 def memory_table(memory):
@@ -116,7 +135,7 @@ def render(scenarios, results, memory, profile):
     medians = medians_of(results)
     blocks = [
         scenario_table(scenarios, medians),
-        ratio_table(profile, medians, memory),
+        ratio_table(profile, medians, results, memory),
         memory_table(memory),
     ]
     return "\n\n".join("\n".join(block) for block in blocks)
