@@ -5,6 +5,7 @@ scenario answers 2xx (the script fails otherwise) and the table comes out.
 """
 
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -46,4 +47,6 @@ def test_quick_bench_prints_every_scenario_and_ratio():
         assert scenario in result.stdout
     for ratio in RATIOS:
         line = next(line for line in result.stdout.splitlines() if line.startswith(ratio))
-        assert line.rstrip().endswith(("met", "MISSED")), line
+        # A value, its target and a verdict, not "skipped". On a busy machine a
+        # 1 s window may end before the first scrypt login does: "no data".
+        assert re.search(r"(\d\S*\s+[<>]=\S+\s+(met|MISSED)|no data)\b", line), line
