@@ -2,6 +2,8 @@
 # make test  - set up and run the whole test suite
 # make lint  - ruff check + format check
 # make migration m="what changed" - new Alembic revision after changing idm/models.py
+# make bench - the service's speed as ratios against baselines (docs/performance.md)
+# make bench-profile - where a worker spends its time on GET /user/me
 
 PYTHON ?= python3
 VENV := .venv
@@ -9,8 +11,10 @@ BIN := $(VENV)/bin
 
 # Debian packages the test suite drives for real (command=package).
 TEST_DEBIAN_PACKAGES := chromium=chromium initdb=postgresql nginx=nginx supervisord=supervisor openssl=openssl
+# Debian packages the benchmark drives (its smoke test too).
+BENCH_DEBIAN_PACKAGES := wrk=wrk
 
-.PHONY: run test lint format migration debian-packages clean
+.PHONY: run test lint format migration bench bench-profile debian-packages clean
 
 # The schema comes only from migrations, for development as in production.
 # FLASK_DEBUG=1: the development setup keeps the default SECRET_KEY.
@@ -33,8 +37,18 @@ migration: $(VENV)/.installed-dev
 	@test -n "$(m)" || { echo 'usage: make migration m="what changed"'; exit 2; }
 	VENV_BIN=$(BIN) sh scripts/new-migration.sh "$(m)"
 
+# BENCH_ARGS=--quick for a smoke run; --json FILE keeps every measurement.
+bench: $(VENV)/.installed-bench
+	@sh scripts/debian-packages.sh $(BENCH_DEBIAN_PACKAGES)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Where a worker spends its time on GET /user/me (py-spy); PROFILE_ARGS=--help.
+bench-profile: $(VENV)/.installed-bench
+	@sh scripts/debian-packages.sh $(BENCH_DEBIAN_PACKAGES)
+	$(BIN)/python -m bench.profile_me $(PROFILE_ARGS)
+
 debian-packages:
-	@sh scripts/debian-packages.sh $(TEST_DEBIAN_PACKAGES)
+	@sh scripts/debian-packages.sh $(TEST_DEBIAN_PACKAGES) $(BENCH_DEBIAN_PACKAGES)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,8 +58,12 @@ $(VENV)/.installed-run: requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install -q -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt bench/requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.installed-run $(VENV)/.installed-bench
+
+$(VENV)/.installed-bench: requirements.txt bench/requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install -q -r requirements.txt -r bench/requirements.txt
 	touch $@ $(VENV)/.installed-run
 
 clean:

@@ -1,0 +1,52 @@
+"""The benchmark still runs: one short pass of ``python -m bench.run --quick``.
+
+Benchmarks are not tests; this only checks that every server starts, every
+scenario answers 2xx (the script fails otherwise) and the table comes out.
+"""
+
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk missing: `make test` as root"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("flask_jwt_extended") is None,
+        reason="Flask-JWT-Extended missing: `make test` installs bench/requirements.txt",
+    ),
+]
+
+RATIOS = [
+    "/user/me vs Flask-JWT-Extended /me",
+    "/user/me vs bare Flask /ping",
+    "POST /auth vs the hash alone",
+    "/users p50 at 200 vs 20 users, SQLite",
+    "largest service worker RSS after the runs",
+]
+
+
+def test_quick_bench_prints_every_scenario_and_ratio():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--rounds", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    for scenario in ["GET /ping", "GET /me", "GET /user/me", "POST /hash", "POST /auth"]:
+        assert scenario in result.stdout
+    for ratio in RATIOS:
+        line = next(line for line in result.stdout.splitlines() if line.startswith(ratio))
+        # A value, its target and a verdict, not "skipped". On a busy machine a
+        # 1 s window may end before the first scrypt login does: "no data".
+        assert re.search(r"(\d\S*\s+[<>]=\S+\s+(met|MISSED)|no data)\b", line), line
