@@ -19,8 +19,9 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
+from mailserver import MailServer
 
-from idm import create_app
+from idm import create_app, sender
 from idm.models import db
 from idm.users import create_first_admin, create_user
 
@@ -32,18 +33,37 @@ FAST_HASH = "pbkdf2:sha256:1"
 
 
 @pytest.fixture
-def app(tmp_path):
+def app_config():
+    """Extra settings for the ``app`` fixture; override it in a test module."""
+    return {}
+
+
+@pytest.fixture
+def app(tmp_path, app_config):
     app = create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "test-" + secrets.token_hex(16),
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'idm.sqlite'}",
             "IDM_PASSWORD_HASH_METHOD": FAST_HASH,
+            # Tests run the mail sender themselves, when they want it to run.
+            "IDM_MAIL_SENDER_THREAD": False,
+            **app_config,
         }
     )
     yield app
+    sender.stop(app)
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on a free loopback port; ``smtp_server.messages``."""
+    server = MailServer(free_port())
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -111,7 +131,8 @@ class LiveServer:
         self.settings.write_text(
             f"SECRET_KEY = {secrets.token_hex(32)!r}\n"
             f"SQLALCHEMY_DATABASE_URI = 'sqlite:///{tmp_path / 'live.sqlite'}'\n"
-            f"IDM_PASSWORD_HASH_METHOD = {FAST_HASH!r}\n" + settings
+            f"IDM_PASSWORD_HASH_METHOD = {FAST_HASH!r}\n"
+            f"IDM_PUBLIC_URL = {self.url!r}\n" + settings
         )
         self.log = tmp_path / "gunicorn.log"
         command = [sys.executable, "-m", "gunicorn", "--workers", str(workers)]
