@@ -17,8 +17,9 @@ bp.add_app_template_filter(reset.describe_seconds, "duration")
 @bp.after_request
 def keep_links_private(response):
     # The reset key is in the URL and in the form: no Referer carries it to
-    # another site, and no shared cache keeps the page.
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # another site, and no shared cache keeps the page. Same-origin requests
+    # keep their Referer: over HTTPS, CSRF protection insists on it.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Cache-Control"] = "no-store"
     return response
 

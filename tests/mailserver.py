@@ -1,5 +1,6 @@
 """A real SMTP server in the test process (aiosmtpd) whose inbox tests read."""
 
+import asyncio
 import email
 import email.policy
 import re
@@ -15,8 +16,10 @@ class Inbox:
     def __init__(self):
         self.messages = []
         self.arrived = threading.Condition()
+        self.delay = 0  # seconds to think before accepting, to widen races
 
     async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(self.delay)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.arrived:
             self.messages.append(message)
