@@ -121,6 +121,16 @@ def test_racing_senders_never_send_a_message_twice(app, smtp_server):
     assert [row.attempts for row in rows(app)] == [1] * 12
 
 
+def test_of_two_senders_that_picked_the_same_row_only_one_claims_it(app, smtp_server):
+    queue(app, "a@example.org")
+    with app.app_context():
+        seen_by_first, seen_by_second = outbox.next_due_id(), outbox.next_due_id()
+        assert seen_by_first == seen_by_second
+
+        assert outbox.claim(seen_by_first) is not None
+        assert outbox.claim(seen_by_second) is None
+
+
 def test_a_claimed_row_is_left_to_its_sender_until_the_claim_runs_out(
     app, smtp_server, monkeypatch
 ):

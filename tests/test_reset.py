@@ -87,6 +87,7 @@ def test_whole_flow_from_iforgot_to_login(app, client, user, smtp_server):
     assert USER[0].encode() in form_page.data
     assert b"8 to 256 characters" in form_page.data
     assert form_page.headers["Referrer-Policy"] == "same-origin"
+    assert form_page.headers["Cache-Control"] == "no-store"
 
     done = submit_new_password(client, link)
     assert done.status_code == 200
