@@ -26,6 +26,8 @@ class Letter(NamedTuple):
 
 def init_app(app):
     extension.init_app(app)
+    if not app.config["MAIL_SERVER"] and not (app.debug or app.testing):
+        log.warning("MAIL_SERVER is not set: emails (reset links!) go to this log, not to people")
 
 
 def compose(template, subject_setting, **context):

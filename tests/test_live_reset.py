@@ -87,7 +87,7 @@ def test_reset_through_gunicorn_with_a_sender_thread_per_worker(tmp_path, smtp_s
         status, page = browser.submit(server.url + "/iforgot", "/iforgot", {"username": ALICE[0]})
         assert status == 200
         assert "If an account exists" in page
-        [email] = smtp_server.wait_for(1)
+        [email] = smtp_server.wait_for(1, seconds=30)
         link = reset_link(email)
         assert link.startswith(server.url + "/reset?k=")
 
@@ -99,15 +99,14 @@ def test_reset_through_gunicorn_with_a_sender_thread_per_worker(tmp_path, smtp_s
         login = {"username": ALICE[0], "password": "alice's new password"}
         assert post_json(server.url + "/auth", login)[0] == 200
 
-        smtp_server.wait_for(2)  # the "password changed" notice
+        smtp_server.wait_for(2, seconds=30)  # the "password changed" notice
         time.sleep(1)  # five more polls of each worker's sender
-        assert [m["Subject"] for m in smtp_server.messages] == [
-            "Reset your IDM password",
-            "Your IDM password was changed",
-        ]
+        subjects = [m["Subject"] for m in smtp_server.messages]
+        assert subjects == ["Reset your IDM password", "Your IDM password was changed"]
     finally:
         server.stop()
-    assert "Traceback" not in server.log.read_text()
+    log = server.log.read_text()
+    assert "Traceback" not in log, log
 
 
 def test_two_sender_processes_share_the_outbox_without_double_sending(app, tmp_path, smtp_server):
