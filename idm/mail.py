@@ -11,8 +11,10 @@ from typing import NamedTuple
 
 import flask_mail
 from flask import current_app, render_template
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import outbox
+from .models import db
 
 log = logging.getLogger(__name__)
 extension = flask_mail.Mail()
@@ -99,6 +101,11 @@ def problem():
     """Why mail cannot be delivered right now, or None when it can.
 
     "Cannot" means the latest delivery attempt failed; the answer is that
-    attempt's error, one line (shown to admins on /status).
+    attempt's error, one line (shown to admins on /status). Without the
+    database no sender can work either, and /status must not fail.
     """
-    return outbox.last_failure()
+    try:
+        return outbox.last_failure()
+    except SQLAlchemyError as error:
+        db.session.rollback()
+        return "cannot read the outbox: " + outbox.short_error(error)

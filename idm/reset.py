@@ -100,10 +100,7 @@ def request_reset(raw_username):
         event = audit.record("reset.request", outcome="unknown-user")
         event.target_name = username  # who was asked for helps to spot probing
     else:
-        db.session.execute(delete(ResetToken).where(ResetToken.user_id == user.id))
-        db.session.add(
-            ResetToken(user_id=user.id, token_hash=hash_token(token), created=now, expires=expires)
-        )
+        replace_link(user, token, now, expires)
         outbox.enqueue(user.username, letter, expires)
         audit.record("reset.request", target=user)
     try:
@@ -114,6 +111,14 @@ def request_reset(raw_username):
         db.session.rollback()
         log.info("reset for %s: a simultaneous request won", username)
     return username
+
+
+def replace_link(user, token, now, expires):
+    """Store *token* as the user's one live link; an older link dies."""
+    db.session.execute(delete(ResetToken).where(ResetToken.user_id == user.id))
+    db.session.add(
+        ResetToken(user_id=user.id, token_hash=hash_token(token), created=now, expires=expires)
+    )
 
 
 def is_throttled(username, ip):
