@@ -79,6 +79,33 @@ IDM_PRODUCT_NAME = "IDM"
 # depend on it.
 IDM_PROXY_COUNT = 0
 
+# --- Token lifecycle, brute-force protection, audit (issue 4) ---------------
+
+# Seconds after a password login during which POST /auth/refresh still hands
+# out new tokens (the original login time travels in the token as auth_time).
+# After that the client must log in with the password again.
+IDM_REFRESH_LIMIT = 7 * 24 * 3600
+
+# Failed logins are counted over this many seconds, per account and per IP.
+IDM_LOGIN_WINDOW = 3600
+# Failed logins for one username within the window before POST /auth
+# answers 429; counted whether the account exists or not.
+IDM_LOGIN_ACCOUNT_THRESHOLD = 5
+# Failed logins from one client IP within the window before it is refused;
+# higher, because many users may share one address (NAT, a proxy).
+IDM_LOGIN_IP_THRESHOLD = 30
+# POST /init attempts from one client IP within the window before it is refused.
+IDM_INIT_IP_THRESHOLD = 10
+# Seconds of the first lock; each further failure after it doubles the wait.
+IDM_LOCKOUT_DELAY = 30
+# The wait never grows beyond this many seconds.
+IDM_LOCKOUT_MAX_DELAY = 15 * 60
+
+# Days audit rows are kept; `flask --app app audit prune` deletes older ones.
+IDM_AUDIT_RETENTION_DAYS = 365
+IDM_AUDIT_PER_PAGE = 50  # default page size of GET /audit
+IDM_AUDIT_MAX_PER_PAGE = 500  # largest page size a client may ask for
+
 # --- Password reset and the mail outbox ---------------------------------------
 
 # The service's address as people reach it, e.g. "https://idm.example.org"

@@ -40,9 +40,19 @@ def create_app(test_config=None):
     csrf.init_app(app)
     register_error_handlers(app)
 
-    from . import api_auth, api_service, api_users, cli, mail, pages, reset_pages, sender
+    from . import (
+        api_audit,
+        api_auth,
+        api_service,
+        api_users,
+        cli,
+        mail,
+        pages,
+        reset_pages,
+        sender,
+    )
 
-    for module in (api_service, api_auth, api_users):
+    for module in (api_service, api_auth, api_users, api_audit):
         csrf.exempt(module.bp)  # bearer tokens, not cookies: no CSRF to fear
         app.register_blueprint(module.bp)
     app.register_blueprint(pages.bp)

@@ -1,9 +1,14 @@
-"""Access tokens for username + password: POST /auth."""
+"""Access tokens: POST /auth (password login), /auth/refresh and /auth/logout."""
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, g, request
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import BadRequest
 
-from .auth import AuthenticationRequired
+from . import audit, clock
+from .auth import AuthenticationRequired, login_required
+from .models import db
 from .payload import json_object, string_field
+from .revocation import revoke_all_tokens, revoke_token
 from .tokens import issue_access_token
 from .users import authenticate
 
@@ -18,6 +23,8 @@ def credentials():
     basic = request.authorization
     if basic is not None and basic.type == "basic":
         username, password = basic.username or "", basic.password or ""
+    elif request.headers.get("Authorization", "").lower().startswith("basic"):
+        raise BadRequest("the Basic credentials are malformed: send base64 of username:password")
     else:
         data = json_object(allowed={"username", "password"})
         username = string_field(data, "username")
@@ -39,3 +46,53 @@ def login():
     if user is None:
         raise AuthenticationRequired(BAD_CREDENTIALS)
     return token_response(user)
+
+
+@bp.post("/auth/refresh")
+@login_required
+def refresh():
+    """A new token for a valid one, until IDM_REFRESH_LIMIT after the password login.
+
+    The original login time travels forward in ``auth_time``, so refreshing
+    cannot stretch a session past the limit; the old token is retired, so a
+    stolen copy of it is worth nothing once the owner refreshed.
+    """
+    claims = g.claims
+    auth_time = claims.get("auth_time", claims["iat"])
+    if clock.now().timestamp() >= auth_time + current_app.config["IDM_REFRESH_LIMIT"]:
+        raise AuthenticationRequired(
+            "refresh limit reached: log in with your password again", token_sent=True
+        )
+    revoke_token(claims)
+    audit.record("refresh", target=g.user)
+    commit_revocation()
+    return token_response(g.user, auth_time)
+
+
+@bp.post("/auth/logout")
+@login_required
+def logout():
+    """204; this token is dead from now on. ``?all=1`` ends every token of the user."""
+    if all_tokens_flag():
+        revoke_all_tokens(g.user)
+    else:
+        revoke_token(g.claims)
+    audit.record("logout", target=g.user)
+    commit_revocation()
+    return "", 204
+
+
+def all_tokens_flag():
+    value = request.args.get("all", "0").strip().lower()
+    if value not in {"0", "1", "false", "true"}:
+        raise BadRequest("all must be 1 or 0")
+    return value in {"1", "true"}
+
+
+def commit_revocation():
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # A racing logout or refresh of this very token committed first.
+        db.session.rollback()
+        raise AuthenticationRequired("token was logged out", token_sent=True) from None

@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, g, request, url_for
 from werkzeug.exceptions import BadRequest, Forbidden
 
 from . import users
+from .api_auth import token_response
 from .auth import admin_required, login_required
 from .payload import bool_field, json_object, string_field
 
@@ -61,13 +62,26 @@ def change(user_id):
         if password is None:
             raise BadRequest("password is required")
     user = users.update_user(user, admin=admin, password=password)
-    return {"data": user.to_json()}
+    body = {"data": user.to_json()}
+    if password is not None and user.id == g.user.id:
+        # The change ended every token of the caller, the one of this request
+        # too; a fresh one (a new password proof) keeps this client logged in.
+        body.update(token_response(user))
+    return body
 
 
 @bp.delete("/user/<user_id>")
 @admin_required
 def delete(user_id):
     users.delete_user(users.find_user(user_id))
+    return "", 204
+
+
+@bp.post("/user/<user_id>/unlock")
+@admin_required
+def unlock(user_id):
+    """Clear a lockout after failed logins (the account's counter, not the IP's)."""
+    users.unlock(users.find_user(user_id))
     return "", 204
 
 

@@ -6,8 +6,12 @@ record of an action that did not happen. Failures that change nothing
 (a wrong password) are recorded and committed by the caller on purpose.
 """
 
-from flask import g, has_request_context, request
+from datetime import timedelta
 
+from flask import g, has_request_context, request
+from sqlalchemy import delete, func, or_, select
+
+from . import clock
 from .models import AuditEvent, db
 from .throttle import client_ip
 
@@ -32,9 +36,10 @@ ACTIONS = {
 def record(action, target=None, outcome="ok", actor=None):
     """Append one event. *actor* defaults to the authenticated caller."""
     assert action in ACTIONS, action
-    if actor is None and has_request_context():
-        actor = g.get("user")
+    if actor is None:
+        actor = current_actor()
     event = AuditEvent(
+        at=clock.now(),  # via the module, so tests can move the clock
         action=action,
         outcome=outcome,
         actor_id=actor.id if actor is not None else None,
@@ -46,3 +51,36 @@ def record(action, target=None, outcome="ok", actor=None):
         event.user_agent = (request.user_agent.string or "")[:300] or None
     db.session.add(event)
     return event
+
+
+def current_actor():
+    """The authenticated caller, or None (anonymous, or the CLI on the host)."""
+    return g.get("user") if has_request_context() else None
+
+
+def search(user, action, offset, perpage):
+    """One page of events, newest first, and the total that match.
+
+    *user* is an id or a username and matches actor or target, so a
+    deleted user's history stays findable by name.
+    """
+    query = select(AuditEvent)
+    if user:
+        query = query.where(
+            or_(
+                AuditEvent.actor_id == user,
+                AuditEvent.target_id == user,
+                AuditEvent.target_name == user.lower(),
+            )
+        )
+    if action:
+        query = query.where(AuditEvent.action == action)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    newest_first = query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    return list(db.session.scalars(newest_first.offset(offset).limit(perpage))), total
+
+
+def prune(retention_days):
+    """Delete events older than the retention period; returns how many."""
+    cutoff = clock.now() - timedelta(days=retention_days)
+    return db.session.execute(delete(AuditEvent).where(AuditEvent.at < cutoff)).rowcount

@@ -7,10 +7,10 @@ import functools
 
 from flask import g, request
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from .models import User, db
+from .models import RevokedToken, User, db
 from .tokens import InvalidToken, decode_access_token
 
 csrf = CSRFProtect()
@@ -45,9 +45,11 @@ def bearer_token():
 def authenticate_request():
     """Set ``g.user`` and ``g.claims`` from a valid token or raise 401.
 
-    The token's signature is checked first, then one indexed query answers
-    whether the user still exists and whether the token predates the user's
-    last password change. Admin rights come from that row, never the token.
+    The token's signature is checked first, then ONE query (primary keys
+    only) loads the user and says whether the token was logged out; the row
+    tells whether the token predates the user's last password change or
+    logout of all tokens. Admin rights come from that row, never the token.
+    Nothing is cached between requests, so every worker sees every change.
     """
     token = bearer_token()
     if token is None:
@@ -56,9 +58,13 @@ def authenticate_request():
         claims = decode_access_token(token)
     except InvalidToken as error:
         raise AuthenticationRequired(str(error), token_sent=True) from None
-    user = db.session.scalar(select(User).where(User.id == claims["sub"]))
-    if user is None:
+    revoked = exists().where(RevokedToken.jti == claims["jti"])
+    row = db.session.execute(select(User, revoked).where(User.id == claims["sub"])).first()
+    if row is None:
         raise AuthenticationRequired("token's user no longer exists", token_sent=True)
+    user, logged_out = row
+    if logged_out:
+        raise AuthenticationRequired("token was logged out", token_sent=True)
     valid_after = user.tokens_valid_after
     if valid_after is not None and claims["iat"] < valid_after.timestamp():
         raise AuthenticationRequired("token was revoked", token_sent=True)

@@ -7,12 +7,13 @@ every failure, 404/405/413/415/500 included. HTML pages get an error page.
 import logging
 
 from flask import render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-# Paths served as HTML; everything else is the JSON API.
-PAGE_PREFIXES = ("/init", "/iforgot", "/reset", "/admin", "/static/")
+# Paths served as HTML (the path itself or below it); the rest is the JSON API.
+PAGES = ("/init", "/iforgot", "/reset", "/admin", "/static")
 
 
 def error_response(status, message, headers=None):
@@ -21,7 +22,7 @@ def error_response(status, message, headers=None):
 
 
 def wants_page():
-    return request.path.startswith(PAGE_PREFIXES)
+    return any(request.path == page or request.path.startswith(page + "/") for page in PAGES)
 
 
 def handle_http_error(error):
@@ -34,6 +35,13 @@ def handle_http_error(error):
     return error_response(error.code, message, headers)
 
 
+def handle_database_unavailable(error):
+    # A lost connection is an outage to report as such, not a bug (500); the
+    # driver's text may name hosts, so it goes to the log only.
+    log.error("database unavailable on %s %s: %s", request.method, request.path, error)
+    return handle_http_error(ServiceUnavailable("the database is unavailable; try again later"))
+
+
 def handle_unexpected_error(error):
     log.exception("unhandled error on %s %s", request.method, request.path)
     return handle_http_error(InternalServerError("internal error; it has been logged"))
@@ -41,4 +49,5 @@ def handle_unexpected_error(error):
 
 def register_error_handlers(app):
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -101,11 +101,13 @@ def problem():
     """Why mail cannot be delivered right now, or None when it can.
 
     "Cannot" means the latest delivery attempt failed; the answer is that
-    attempt's error, one line (shown to admins on /status). Without the
-    database no sender can work either, and /status must not fail.
+    attempt's error, one line (shown to admins on /status). When the outbox
+    cannot be read, the database part of /status reports the outage; mail
+    itself is not known to fail, and /status must not fail either.
     """
     try:
         return outbox.last_failure()
     except SQLAlchemyError as error:
         db.session.rollback()
-        return "cannot read the outbox: " + outbox.short_error(error)
+        log.info("mail status unknown, the outbox cannot be read: %s", outbox.short_error(error))
+        return None

@@ -134,14 +134,18 @@ def admin_exists():
     return db.session.scalar(select(exists().where(User.admin)))
 
 
-def create_schema():
-    """Create missing tables; several workers may start at the same moment."""
-    try:
-        db.create_all()
-    except OperationalError:
-        log.info("another process created the schema first; checking again")
-        db.session.rollback()
-        db.create_all()
+def create_schema(attempts=5):
+    """Create missing tables; several workers may start at the same moment,
+    and each create_all() may lose the race on a different table."""
+    for attempt in range(attempts):
+        try:
+            db.create_all()
+            return
+        except OperationalError:
+            db.session.rollback()
+            if attempt == attempts - 1:
+                raise
+            log.info("another process is creating the schema; checking again")
 
 
 @event.listens_for(Engine, "connect")
@@ -202,3 +206,18 @@ class AuditEvent(db.Model):
             "ip": self.ip,
             "user_agent": self.user_agent,
         }
+
+
+class RevokedToken(db.Model):
+    """A logged-out or refreshed-away access token, kept until it would expire.
+
+    Checked on every request by primary key in the same query that loads the
+    user (auth.py), so a logout holds on every worker and host at once. Rows
+    past ``expires_at`` prove nothing any more (the token is expired anyway)
+    and are pruned.
+    """
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -7,7 +7,7 @@ import logging
 from flask import Blueprint, current_app, render_template, request
 from werkzeug.exceptions import BadRequest, Forbidden, HTTPException
 
-from . import users
+from . import lockout, users
 from .models import admin_exists
 from .validation import password_rules
 
@@ -41,6 +41,7 @@ def init():
         return render_template("ready.html"), status
     if request.method == "GET":
         return render_init()
+    lockout.count_init_attempt()  # 429 page with Retry-After once throttled
     form = request.form
     try:
         check_setup_code(form.get("code", ""))

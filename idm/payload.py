@@ -8,7 +8,11 @@ def json_object(allowed):
     """The request's JSON object; refuses other types and unknown fields."""
     if not request.is_json:
         raise UnsupportedMediaType("request body must be JSON (Content-Type: application/json)")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        # json nests deeper than Python's recursion limit: refuse, don't crash.
+        raise BadRequest("request body is nested too deeply") from None
     if data is None:
         raise BadRequest("request body is not valid JSON")
     if not isinstance(data, dict):
@@ -29,7 +33,18 @@ def string_field(data, name, required=True):
         raise BadRequest(f"{name} must be a string")
     if "\x00" in value:
         raise BadRequest(f"{name} must not contain NUL characters")
+    if not encodes_as_utf8(value):
+        # JSON may escape lone surrogates ("\ud800") that no database or hash can take.
+        raise BadRequest(f"{name} must be valid Unicode text")
     return value
+
+
+def encodes_as_utf8(text):
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def bool_field(data, name):

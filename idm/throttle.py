@@ -37,6 +37,14 @@ def oldest(kind, key, window_seconds):
     return db.session.scalar(query.where(Attempt.at > since))
 
 
+def summary(kind, key, window_seconds):
+    """``(count, newest)`` of the events in the window, in one query."""
+    since = clock.now() - timedelta(seconds=window_seconds)
+    query = select(func.count(), func.max(Attempt.at))
+    query = query.where(Attempt.kind == kind, Attempt.key == key, Attempt.at > since)
+    return tuple(db.session.execute(query).one())
+
+
 def clear(kind, key):
     db.session.execute(delete(Attempt).where(Attempt.kind == kind, Attempt.key == key))
 

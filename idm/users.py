@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import Conflict, Forbidden, NotFound
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import clock
-from .models import ResetToken, Setup, User, admin_exists, db
+from . import audit, clock, lockout
+from .models import ResetToken, Setup, User, admin_exists, db, new_id
 from .validation import check_password, normalize_username
 
 LAST_ADMIN = "cannot remove the last admin; make another user admin first"
@@ -32,23 +32,41 @@ def dummy_hash():
 
 
 def authenticate(username, password):
-    """The user whose credentials these are, or None; same work either way."""
+    """The user whose credentials these are, or None; same work either way.
+
+    Raises ``lockout.Locked`` (429) before any hashing while the username or
+    the caller's address is locked after too many failures.
+    """
+    lockout.check_login(username)
     user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
     stored = user.password_hash if user is not None else dummy_hash()
     if not check_password_hash(stored, password) or user is None:
+        # An unknown username is not stored: people type passwords into it.
+        audit.record("login", target=user, outcome="failed")
+        lockout.login_failed(username, user)
+        db.session.commit()
         return None
+    lockout.login_succeeded(username)
     user.last_login = clock.now()
+    audit.record("login", target=user, actor=user)
     db.session.commit()
     return user
 
 
-def create_user(username, password, admin=False):
-    user = User(
+def new_user(username, password, admin):
+    """A valid, not yet added User; the id is set now, for the audit row."""
+    return User(
+        id=new_id(),
         username=normalize_username(username),
         password_hash=hash_password(check_password(password)),
         admin=bool(admin),
     )
+
+
+def create_user(username, password, admin=False):
+    user = new_user(username, password, admin)
     db.session.add(user)
+    audit.record("user.create", target=user)
     commit_or_conflict(f"username {user.username} is already taken")
     return user
 
@@ -57,13 +75,10 @@ def create_first_admin(username, password):
     """Create the first admin; Forbidden once any admin exists, also under a race."""
     if admin_exists():
         raise Forbidden("setup is complete: an admin already exists")
-    user = User(
-        username=normalize_username(username),
-        password_hash=hash_password(check_password(password)),
-        admin=True,
-    )
+    user = new_user(username, password, admin=True)
     # Setup has one possible row: of two racing requests, one insert fails.
     db.session.add_all([Setup(id=1), user])
+    audit.record("init", target=user)
     try:
         db.session.commit()
     except IntegrityError:
@@ -124,6 +139,7 @@ def delete_user(user):
         if db.session.get(User, user.id) is None:
             raise NotFound("no such user")
         raise Conflict(LAST_ADMIN)
+    audit.record("user.delete", target=user)
     db.session.commit()
 
 
@@ -142,6 +158,7 @@ def set_admin(user, admin):
     if db.session.execute(statement).rowcount == 0:
         db.session.rollback()
         raise Conflict(LAST_ADMIN)
+    audit.record("admin.grant" if admin else "admin.revoke", target=user)
 
 
 def set_password(user, password):
@@ -157,9 +174,27 @@ def update_user(user, admin=None, password=None):
         set_admin(user, admin)
     if password is not None:
         set_password(user, password)
+        audit.record(password_action(user), target=user)
     db.session.commit()
     db.session.refresh(user)
     return user
+
+
+def password_action(user):
+    """The audit action for a password set through the API or the CLI.
+
+    ``password.change`` when users change their own, ``user.update`` when an
+    admin or an operator (CLI) sets it: taking over an account by setting
+    its password should stand out in the log.
+    """
+    caller = audit.current_actor()
+    return "password.change" if caller is not None and caller.id == user.id else "user.update"
+
+
+def unlock(user):
+    """Clear the failed-login count of *user*'s account (not of any address)."""
+    lockout.unlock(user)
+    db.session.commit()
 
 
 def verify_current_password(user, password):

@@ -9,17 +9,20 @@ import re
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
 from mailserver import MailServer
+from sqlalchemy import Engine, event
 
 from idm import create_app, sender
 from idm.models import db
@@ -32,6 +35,24 @@ USER = ("user@example.org", "user password 1")
 FAST_HASH = "pbkdf2:sha256:1"
 
 
+@event.listens_for(Engine, "connect", insert=True)
+def skip_fsync(dbapi_connection, _record):
+    """Tests throw their databases away: no need to wait for the disk on each commit."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA synchronous=OFF")
+
+
+@pytest.fixture(autouse=True)
+def hermetic_environment(tmp_path, monkeypatch):
+    """No FLASK_* variable or settings.py of the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("FLASK_"):
+            monkeypatch.delenv(name)
+    empty = tmp_path / "no_settings.py"
+    empty.write_text("")
+    monkeypatch.setenv("IDM_SETTINGS", str(empty))
+
+
 @pytest.fixture
 def app_config():
     """Extra settings for the ``app`` fixture; override it in a test module."""
@@ -39,22 +60,36 @@ def app_config():
 
 
 @pytest.fixture
-def app(tmp_path, app_config):
-    app = create_app(
-        {
+def make_app(tmp_path):
+    """Build apps on this test's database, with settings on top of the test ones.
+
+    Apps made by one test share its SQLite file, like workers of one service.
+    """
+    apps = []
+
+    def make(**settings):
+        config = {
             "TESTING": True,
-            "SECRET_KEY": "test-" + secrets.token_hex(16),
+            "SECRET_KEY": "test-" + secrets.token_hex(32),
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'idm.sqlite'}",
             "IDM_PASSWORD_HASH_METHOD": FAST_HASH,
             # Tests run the mail sender themselves, when they want it to run.
             "IDM_MAIL_SENDER_THREAD": False,
-            **app_config,
         }
-    )
-    yield app
-    sender.stop(app)
-    with app.app_context():
-        db.engine.dispose()
+        config.update(settings)
+        apps.append(create_app(config))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        sender.stop(app)
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app, app_config):
+    return make_app(**app_config)
 
 
 @pytest.fixture
@@ -179,3 +214,57 @@ def live_server(tmp_path):
     server = LiveServer(tmp_path)
     yield server
     server.stop()
+
+
+class FakeClock:
+    """Stands in for ``idm.clock.now``; ``advance`` moves time forward."""
+
+    def __init__(self):
+        self.moment = datetime.now(UTC)
+
+    def __call__(self):
+        return self.moment
+
+    def advance(self, seconds):
+        self.moment += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr("idm.clock.now", clock)
+    return clock
+
+
+def json_error(response, status):
+    """Check the contract's one error shape with *status*; return its message."""
+    assert response.status_code == status, response.data
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body == {"error": {"status": status, "message": body["error"]["message"]}}
+    message = body["error"]["message"]
+    assert isinstance(message, str) and message.strip()
+    assert "Traceback" not in response.text
+    return message
+
+
+USER_FIELDS = {"id", "username", "admin", "created", "changed", "last_login"}
+UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"
+
+
+def assert_user(data, username, admin):
+    """*data* is a user as the contract shows one: those fields, nothing more."""
+    assert set(data) == USER_FIELDS
+    assert data["username"] == username
+    assert data["admin"] is admin
+    assert data["created"].endswith("+00:00") and data["changed"].endswith("+00:00")
+
+
+@pytest.fixture
+def ids(client, user_headers, admin_headers):
+    """{"admin": id, "user": id} of the two fixture users."""
+
+    def whose(headers):
+        return client.get("/user/me", headers=headers).json["data"]["id"]
+
+    return {"admin": whose(admin_headers), "user": whose(user_headers)}

@@ -1,11 +1,19 @@
-"""Against a real gunicorn with two workers: races that only processes can show."""
+"""Against a real gunicorn with several workers: races that only processes can show."""
 
 import json
+import os
+import subprocess
+import sys
+import threading
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from http.cookiejar import CookieJar
 
 import pytest
+from conftest import ROOT, LiveServer, csrf_token, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -43,3 +51,78 @@ def test_racing_creates_of_one_username_give_one_user(live_server):
     assert statuses == [201] + [409] * 15
     _, listing = call(live_server.url + "/users?search=twin", token=token)
     assert listing["total"] == 1
+
+
+def init_request(url, username, password="racing admin password"):
+    """A ready-to-send /init POST: its own cookie jar, form and CSRF token."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    page = opener.open(url + "/init", timeout=30).read().decode()
+    form = {"csrf_token": csrf_token(page), "username": username}
+    form.update(password=password, password2=password)
+    return opener, urllib.parse.urlencode(form).encode()
+
+
+def send(url, opener, data):
+    try:
+        with opener.open(url + "/init", data=data, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.fixture
+def four_workers(tmp_path):
+    """gunicorn with four workers, all of them with the app loaded."""
+    server = LiveServer(tmp_path, workers=4)
+    try:
+        deadline = time.monotonic() + 30
+        # Each worker logs NO ADMIN EXISTS once its app is up; a race against a
+        # worker still booting would be no race.
+        while server.log.read_text().count("NO ADMIN EXISTS") < 4:
+            assert time.monotonic() < deadline, server.log.read_text()
+            time.sleep(0.05)
+        yield server
+    finally:
+        server.stop()
+
+
+def test_racing_init_posts_give_one_admin(four_workers):
+    live_server = four_workers
+    names = [f"racer{i}@example.org" for i in range(10)]
+    requests = [init_request(live_server.url, name) for name in names]
+    start = threading.Barrier(len(requests))
+
+    def race(request):
+        start.wait()
+        return send(live_server.url, *request)
+
+    with ThreadPoolExecutor(len(requests)) as pool:
+        statuses = list(pool.map(race, requests))
+
+    assert sorted(statuses) == [201] + [403] * 9
+    winners = []
+    for name in names:
+        status, body = call(
+            live_server.url + "/auth",
+            "POST",
+            {"username": name, "password": "racing admin password"},
+        )
+        if status == 200:
+            winners.append((name, body["access_token"]))
+    assert len(winners) == 1
+    _, listing = call(live_server.url + "/users", token=winners[0][1])
+    assert listing["total"] == 1
+    assert listing["data"][0]["admin"] is True
+
+
+def test_gunicorn_refuses_to_start_with_the_default_secret_key(tmp_path):
+    settings = tmp_path / "settings.py"
+    settings.write_text(f"SQLALCHEMY_DATABASE_URI = 'sqlite:///{tmp_path / 'x.sqlite'}'\n")
+    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{free_port()}", "app:app"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
+    env["IDM_SETTINGS"] = str(settings)
+
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode != 0
+    assert "refusing to start: SECRET_KEY is the public default" in result.stderr

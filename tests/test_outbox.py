@@ -204,16 +204,3 @@ def test_mail_send_once_fails_loudly_when_the_server_is_down(app, runner, smtp_s
 
     assert result.exit_code == 1
     assert "delivery failed, will be retried: ConnectionRefusedError" in result.output
-
-
-def test_status_says_unavailable_but_never_fails_when_the_database_is_gone(app, client, tmp_path):
-    with app.app_context():
-        db.engine.dispose()
-    for path in tmp_path.glob("idm.sqlite*"):
-        path.unlink()
-    (tmp_path / "idm.sqlite").write_bytes(b"not a database" * 100)
-
-    status = client.get("/status")
-
-    assert status.status_code == 503
-    assert status.json == {"data": {"db": "unavailable", "mail": "unavailable"}}

@@ -1,0 +1,38 @@
+"""Ending access tokens before their ``exp``.
+
+One token (logout, refresh) ends by storing its ``jti`` in RevokedToken until
+the token would have expired anyway; every token of a user ends by moving
+``User.tokens_valid_after`` to now. Both live in the shared database and are
+checked per request by auth.py, so they hold on every worker and host at once.
+"""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import delete
+
+from . import clock
+from .models import RevokedToken, db
+
+
+def revoke_token(claims):
+    """Retire the token with these verified claims; part of the caller's transaction.
+
+    Committing raises IntegrityError when the token was retired already (two
+    racing logouts or refreshes of one token): only one of them may win.
+    """
+    expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+    # Rows of expired tokens guard nothing; dropping them here keeps the
+    # table small even when nobody runs `flask audit prune`.
+    prune_revoked_tokens()
+    db.session.add(RevokedToken(jti=claims["jti"], expires_at=expires_at))
+
+
+def revoke_all_tokens(user):
+    """Every token issued to *user* until now is refused from now on."""
+    user.tokens_valid_after = clock.now()
+
+
+def prune_revoked_tokens():
+    """Delete rows of tokens that have expired; returns how many."""
+    statement = delete(RevokedToken).where(RevokedToken.expires_at < clock.now())
+    return db.session.execute(statement).rowcount

@@ -1,0 +1,194 @@
+"""Where settings come from: defaults.py -> settings file -> FLASK_* variables -> test_config.
+
+Each test builds the app in a throw-away project directory (a copy of
+defaults.py, its own settings.py and instance/), so nothing lands in the repo.
+"""
+
+import shutil
+
+import pytest
+from conftest import ROOT
+
+import idm
+from idm import ConfigError, create_app, sender
+from idm.models import db
+
+DEFAULT_KEY = "insecure-development-key-change-me"
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A project root holding only defaults.py; IDM_SETTINGS unset."""
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copy(ROOT / "defaults.py", root / "defaults.py")
+    monkeypatch.setattr(idm, "ROOT", str(root))
+    monkeypatch.delenv("IDM_SETTINGS")
+    return root
+
+
+@pytest.fixture
+def build(tmp_path):
+    """create_app(config) with the database in tmp_path unless config names one."""
+    apps = []
+
+    def build(config=None, database=True):
+        config = dict(config or {})
+        if database:
+            config.setdefault("SQLALCHEMY_DATABASE_URI", f"sqlite:///{tmp_path / 'c.sqlite'}")
+        apps.append(create_app(config))
+        return apps[-1]
+
+    yield build
+    for app in apps:
+        sender.stop(app)
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_the_defaults_file_is_the_base(project, build):
+    app = build({"TESTING": True})
+
+    assert app.config["IDM_PRODUCT_NAME"] == "IDM"
+    assert app.config["IDM_JWT_ALGORITHM"] == "HS256"
+    assert app.config["MAIL_SERVER"] is None  # development: emails go to the log
+
+
+LAYERS = ["file", "env", "test_config"]
+
+
+@pytest.mark.parametrize(
+    "present",
+    [
+        (),
+        ("file",),
+        ("env",),
+        ("test_config",),
+        ("file", "env"),
+        ("file", "test_config"),
+        ("env", "test_config"),
+        ("file", "env", "test_config"),
+    ],
+    ids=lambda layers: "+".join(layers) or "defaults only",
+)
+def test_override_order(project, build, tmp_path, monkeypatch, present):
+    config = {"TESTING": True}
+    if "file" in present:
+        settings = tmp_path / "named.py"
+        settings.write_text("IDM_PRODUCT_NAME = 'from file'\n")
+        monkeypatch.setenv("IDM_SETTINGS", str(settings))
+    if "env" in present:
+        monkeypatch.setenv("FLASK_IDM_PRODUCT_NAME", "from env")
+    if "test_config" in present:
+        config["IDM_PRODUCT_NAME"] = "from test_config"
+
+    app = build(config)
+
+    winner = max(present, key=LAYERS.index) if present else None
+    expected = {None: "IDM", "file": "from file", "env": "from env"}
+    expected["test_config"] = "from test_config"
+    assert app.config["IDM_PRODUCT_NAME"] == expected[winner]
+
+
+def test_settings_py_in_the_project_is_read_when_no_file_is_named(project, build):
+    (project / "settings.py").write_text("IDM_PRODUCT_NAME = 'from settings.py'\n")
+
+    assert build({"TESTING": True}).config["IDM_PRODUCT_NAME"] == "from settings.py"
+
+
+def test_a_named_settings_file_replaces_settings_py(project, build, tmp_path, monkeypatch):
+    (project / "settings.py").write_text("IDM_PRODUCT_NAME = 'from settings.py'\n")
+    named = tmp_path / "named.py"
+    named.write_text("IDM_USERS_PER_PAGE = 7\n")
+    monkeypatch.setenv("IDM_SETTINGS", str(named))
+
+    app = build({"TESTING": True})
+
+    assert app.config["IDM_USERS_PER_PAGE"] == 7
+    assert app.config["IDM_PRODUCT_NAME"] == "IDM"
+
+
+def test_a_named_settings_file_that_is_missing_fails(project, tmp_path, monkeypatch):
+    missing = tmp_path / "nowhere" / "settings.py"
+    monkeypatch.setenv("IDM_SETTINGS", str(missing))
+
+    with pytest.raises(OSError, match="nowhere"):
+        create_app({"TESTING": True})
+
+
+def test_environment_values_are_parsed_like_json(project, build, monkeypatch):
+    monkeypatch.setenv("FLASK_IDM_ACCESS_TOKEN_LIFETIME", "60")
+    monkeypatch.setenv("FLASK_IDM_INIT_REQUIRE_CODE", "true")
+
+    app = build({"TESTING": True})
+
+    assert app.config["IDM_ACCESS_TOKEN_LIFETIME"] == 60
+    assert app.config["IDM_INIT_REQUIRE_CODE"] is True
+
+
+def test_database_url_from_the_environment(project, build, tmp_path, monkeypatch):
+    database = tmp_path / "from-env.sqlite"
+    monkeypatch.setenv("FLASK_SQLALCHEMY_DATABASE_URI", f"sqlite:///{database}")
+
+    app = build({"TESTING": True}, database=False)
+
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{database}"
+    assert database.exists()  # the schema was created there
+
+
+def test_with_nothing_set_the_database_is_sqlite_under_instance(project, build):
+    app = build({"TESTING": True}, database=False)
+
+    database = project / "instance" / "idm.sqlite"
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{database}"
+    assert database.exists()
+
+
+@pytest.mark.parametrize(
+    "settings_file",
+    ["", f"SECRET_KEY = {DEFAULT_KEY!r}\n", "SECRET_KEY = ''\n", "SECRET_KEY = None\n"],
+    ids=["not set", "set to the default", "empty", "None"],
+)
+def test_production_refuses_the_default_secret_key(
+    project, build, tmp_path, monkeypatch, settings_file
+):
+    settings = tmp_path / "prod.py"
+    settings.write_text(settings_file)
+    monkeypatch.setenv("IDM_SETTINGS", str(settings))
+
+    with pytest.raises(ConfigError) as refused:
+        build()
+
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "SECRET_KEY" in message
+    assert "refusing to start" in message
+
+
+def test_production_starts_with_a_secret_key_from_the_settings_file(
+    project, build, tmp_path, monkeypatch
+):
+    settings = tmp_path / "prod.py"
+    settings.write_text(
+        "SECRET_KEY = 'a long random production key'\nIDM_PUBLIC_URL = 'https://idm.example.org'\n"
+    )
+    monkeypatch.setenv("IDM_SETTINGS", str(settings))
+
+    app = build()
+
+    assert not app.testing and not app.debug
+    assert app.test_client().get("/").status_code == 200
+
+
+def test_production_starts_with_a_secret_key_from_the_environment(project, build, monkeypatch):
+    monkeypatch.setenv("FLASK_SECRET_KEY", "another long random production key")
+    monkeypatch.setenv("FLASK_IDM_PUBLIC_URL", "https://idm.example.org")
+
+    assert build().config["SECRET_KEY"] == "another long random production key"
+
+
+@pytest.mark.parametrize("mode", ["DEBUG", "TESTING"])
+def test_development_allows_the_default_secret_key(project, build, mode):
+    app = build({mode: True})
+
+    assert app.config["SECRET_KEY"] == DEFAULT_KEY

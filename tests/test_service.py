@@ -1,0 +1,89 @@
+"""GET / and GET /status: for humans, load balancers and monitoring."""
+
+import logging
+from pathlib import Path
+
+import pytest
+from conftest import json_error
+
+from idm.models import db
+
+HEALTHY = {"data": {"db": "ok", "mail": "ok"}}
+
+
+def test_index(client):
+    response = client.get("/")
+
+    assert response.status_code == 200
+    assert response.json == {"status": "ready"}
+
+
+def test_status_for_anyone(client):
+    response = client.get("/status")
+
+    assert response.status_code == 200
+    assert response.json == HEALTHY
+
+
+def test_status_for_a_plain_user_has_no_reasons(client, user_headers):
+    assert client.get("/status", headers=user_headers).json == HEALTHY
+
+
+def test_status_with_a_bad_token_is_anonymous(client, admin):
+    response = client.get("/status", headers={"Authorization": "Bearer not-a-token"})
+
+    assert response.status_code == 200
+    assert response.json == HEALTHY
+
+
+def test_status_for_an_admin_adds_the_reasons(client, admin_headers):
+    response = client.get("/status", headers=admin_headers)
+
+    assert response.status_code == 200
+    assert response.json == {"data": {"db": "ok", "mail": "ok", "reasons": {}}}
+
+
+@pytest.fixture
+def database_gone(app):
+    """Make the app's SQLite file impossible to open, as a dead server would be.
+
+    Pooled connections are closed first; the file and its WAL side files are
+    replaced by a directory, which SQLite cannot open (also as root, unlike a
+    chmod).
+    """
+    with app.app_context():
+        db.engine.dispose()
+        path = Path(db.engine.url.database)
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
+    path.mkdir()
+    return path
+
+
+@pytest.mark.parametrize("who", ["anyone", "admin"])
+def test_status_when_the_database_is_unreachable(client, admin_headers, database_gone, caplog, who):
+    headers = admin_headers if who == "admin" else {}
+
+    response = client.get("/status", headers=headers)
+
+    assert response.status_code == 503
+    assert response.json == {"data": {"db": "unavailable", "mail": "ok"}}
+    for leak in ("OperationalError", "sqlite", "unable to open", str(database_gone)):
+        assert leak not in response.text
+    # The operator learns why from the log.
+    assert any("database unavailable" in r.getMessage() for r in caplog.records)
+    assert all(r.levelno < logging.ERROR for r in caplog.records)
+
+
+def test_status_recovers_with_the_database(client, database_gone):
+    assert client.get("/status").status_code == 503
+    database_gone.rmdir()  # SQLite makes a fresh file: reachable again
+
+    assert client.get("/status").json == HEALTHY
+
+
+def test_other_endpoints_without_a_database_answer_503(client, database_gone):
+    response = client.post("/auth", json={"username": "a@example.org", "password": "long enough"})
+
+    assert json_error(response, 503) == "the database is unavailable; try again later"
+    assert "sqlite" not in response.text.lower()
