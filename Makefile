@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 # Debian packages the test suite drives for real (command=package).
-TEST_DEBIAN_PACKAGES :=
+TEST_DEBIAN_PACKAGES := chromium=chromium
 
 .PHONY: run test lint format debian-packages clean
 

@@ -15,6 +15,21 @@ SECRET_KEY = "insecure-development-key-change-me"
 # Bodies larger than this are refused with 413 before they are parsed.
 MAX_CONTENT_LENGTH = 64 * 1024
 
+# --- Admin pages: the session cookie (Flask) --------------------------------
+
+# Send the cookie over HTTPS only. Set True whenever browsers reach the
+# service through TLS (Nginx in front); False only for plain-HTTP development.
+SESSION_COOKIE_SECURE = False
+# Scripts cannot read the cookie, so an injected script cannot steal it.
+SESSION_COOKIE_HTTPONLY = True
+# Other sites cannot make the browser send it with their POSTs.
+SESSION_COOKIE_SAMESITE = "Lax"
+# Seconds an admin stays signed in, counted from sign-in, not from the last click.
+PERMANENT_SESSION_LIFETIME = 8 * 60 * 60
+# CSRF tokens (Flask-WTF) are bound to the session's secret, so they live as
+# long as the session: a form left open for an hour still submits.
+WTF_CSRF_TIME_LIMIT = None
+
 # --- Database (Flask-SQLAlchemy) --------------------------------------------
 
 # None means a SQLite file ``idm.sqlite`` in the instance folder.

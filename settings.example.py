@@ -4,6 +4,10 @@
 # Generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"
 SECRET_KEY = "replace-me"
 
+# Behind TLS (Nginx with HTTPS in front): the admin session cookie is then
+# sent over HTTPS only.
+# SESSION_COOKIE_SECURE = True
+
 # SQLite file (default) or PostgreSQL:
 # SQLALCHEMY_DATABASE_URI = "postgresql+psycopg://idm:secret@localhost/idm"
 

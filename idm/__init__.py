@@ -61,6 +61,11 @@ def create_app(test_config=None):
     mail.init_app(app)
     sender.init_app(app)
 
+    from . import admin, headers
+
+    app.register_blueprint(admin.bp)  # HTML forms: CSRF-protected like /init
+    headers.register(app)
+
     with app.app_context():
         models.create_schema()
         pages.announce_setup()

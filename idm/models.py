@@ -153,8 +153,10 @@ def tune_sqlite(dbapi_connection, _record):
     """WAL lets readers work while one worker writes; wait for locks, don't fail."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # The timeout first: switching to WAL takes a lock, and a worker that
+        # starts while another creates the schema must wait for it, not fail.
         cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

@@ -26,7 +26,8 @@ Why this is safe:
 import hashlib
 import logging
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 from flask import current_app, request
@@ -86,23 +87,61 @@ def request_reset(raw_username):
     throttle.record(ACCOUNT_KIND, username)
     throttle.record(IP_KIND, ip)
     user = db.session.scalar(select(User).where(User.username == username))
+    link = new_link(username)  # made for unknown addresses too: the same work
+    if user is None:
+        event = audit.record("reset.request", outcome="unknown-user")
+        event.target_name = username  # who was asked for helps to spot probing
+    else:
+        store_and_queue(user, link)
+        audit.record("reset.request", target=user)
+    commit_link(username)
+    return username
+
+
+def send_link(user):
+    """An admin's "send reset link": no throttle, the admin is the one audited."""
+    store_and_queue(user, new_link(user.username))
+    audit.record("reset.request", target=user)
+    commit_link(user.username)
+
+
+class NewLink(NamedTuple):
+    token: str
+    created: datetime
+    expires: datetime
+    letter: mail.Letter
+
+
+def new_link(username):
+    """A fresh token and the email that carries its link; nothing stored yet."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
+    lifetime = current_app.config["IDM_RESET_TOKEN_LIFETIME"]
     now = clock.now()
-    expires = now + timedelta(seconds=current_app.config["IDM_RESET_TOKEN_LIFETIME"])
     letter = mail.compose(
         "reset",
         "IDM_RESET_MAIL_SUBJECT",
         link=reset_link(token),
         username=username,
-        lifetime=describe_seconds(current_app.config["IDM_RESET_TOKEN_LIFETIME"]),
+        lifetime=describe_seconds(lifetime),
     )
-    if user is None:
-        event = audit.record("reset.request", outcome="unknown-user")
-        event.target_name = username  # who was asked for helps to spot probing
-    else:
-        replace_link(user, token, now, expires)
-        outbox.enqueue(user.username, letter, expires)
-        audit.record("reset.request", target=user)
+    return NewLink(token, now, now + timedelta(seconds=lifetime), letter)
+
+
+def store_and_queue(user, link):
+    """Make *link* the user's one live link (an older one dies) and queue its email."""
+    db.session.execute(delete(ResetToken).where(ResetToken.user_id == user.id))
+    db.session.add(
+        ResetToken(
+            user_id=user.id,
+            token_hash=hash_token(link.token),
+            created=link.created,
+            expires=link.expires,
+        )
+    )
+    outbox.enqueue(user.username, link.letter, link.expires)
+
+
+def commit_link(username):
     try:
         db.session.commit()
     except IntegrityError:
@@ -110,15 +149,6 @@ def request_reset(raw_username):
         # its token first; its email carries the live link.
         db.session.rollback()
         log.info("reset for %s: a simultaneous request won", username)
-    return username
-
-
-def replace_link(user, token, now, expires):
-    """Store *token* as the user's one live link; an older link dies."""
-    db.session.execute(delete(ResetToken).where(ResetToken.user_id == user.id))
-    db.session.add(
-        ResetToken(user_id=user.id, token_hash=hash_token(token), created=now, expires=expires)
-    )
 
 
 def is_throttled(username, ip):

@@ -14,16 +14,6 @@ bp = Blueprint("reset", __name__)
 bp.add_app_template_filter(reset.describe_seconds, "duration")
 
 
-@bp.after_request
-def keep_links_private(response):
-    # The reset key is in the URL and in the form: no Referer carries it to
-    # another site, and no shared cache keeps the page. Same-origin requests
-    # keep their Referer: over HTTPS, CSRF protection insists on it.
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 @bp.route("/iforgot", methods=["GET", "POST"])
 def iforgot():
     if request.method == "GET":

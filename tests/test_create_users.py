@@ -8,6 +8,7 @@ what the script did. Tests that need no service run without one.
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -90,7 +91,15 @@ def scripted(service, username, *flags, admin_password=ADMIN[1], new_password=ST
 
 def spawn_interactive():
     child = pexpect.spawn(
-        sys.executable, [SCRIPT], cwd=str(ROOT), env=clean_env(), encoding="utf-8", timeout=30
+        sys.executable,
+        [SCRIPT],
+        cwd=str(ROOT),
+        env=clean_env(),
+        encoding="utf-8",
+        timeout=30,
+        # A shell's background job ignores SIGINT and children inherit that,
+        # so Ctrl-C would do nothing: give the script a normal terminal's.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     child.transcript = child.logfile_read = io.StringIO()  # all the script wrote
     return child

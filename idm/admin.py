@@ -1,0 +1,222 @@
+"""Admin pages under /admin: sign-in, the users list and what can be done to users.
+
+Every action calls the same idm/users.py function as the JSON API and shows
+that function's message, so a rule (last admin, duplicates, password policy)
+is written once and reads the same everywhere. Forms follow
+Post/Redirect/Get: success redirects with a flash; an error re-renders the
+form with the entered values (never a password) and the 4xx status.
+"""
+
+import math
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.exceptions import BadRequest, HTTPException
+
+from . import reset, sender, users
+from .admin_session import (
+    admin_session_required,
+    current_admin,
+    end_session,
+    sign_in,
+    start_session,
+)
+from .api_users import int_arg
+from .validation import password_rules
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+MAX_PAGE = 1_000_000
+
+
+@bp.app_template_global()
+def has_endpoint(name):
+    """True when a page exists, so templates show a link or button only then.
+
+    Actions that other parts provide (send a reset link, unlock, the audit
+    log) appear as soon as their route is registered under that name.
+    """
+    return name in current_app.view_functions
+
+
+@bp.app_template_filter("when")
+def format_moment(moment):
+    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else ""
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_admin() is not None:
+        return redirect(url_for(".index"))
+    if request.method == "GET":
+        return render_template("admin/login.html")
+    try:
+        admin = sign_in(request.form.get("username", ""), request.form.get("password", ""))
+    except HTTPException as error:
+        page = render_template(
+            "admin/login.html", error=error.description, username=request.form.get("username")
+        )
+        return page, error.code
+    flash(f"Signed in as {admin.username}.", "success")
+    return redirect(url_for(".index"))
+
+
+@bp.post("/logout")
+def logout():
+    end_session()
+    flash("You are signed out.", "success")
+    return redirect(url_for(".login"))
+
+
+@bp.get("")
+@admin_session_required
+def index():
+    search = request.args.get("search", "").strip()
+    if "\x00" in search:
+        raise BadRequest("search must not contain NUL characters")
+    # Bounded, so the offset always fits the database's integer.
+    page = int_arg("page", 1, minimum=1, maximum=MAX_PAGE)
+    perpage = current_app.config["IDM_USERS_PER_PAGE"]
+    listed, total = users.list_users((page - 1) * perpage, perpage, search)
+    return render_template(
+        "admin/users.html",
+        users=listed,
+        total=total,
+        search=search,
+        page=page,
+        pages=max(1, math.ceil(total / perpage)),
+        locked=locked_user_ids(listed),
+    )
+
+
+def locked_user_ids(listed):
+    """Ids of the listed users that are locked out, for the "locked" badge.
+
+    The lockout (issue 4) is not on this branch yet: nobody is locked. When
+    it lands, answer from its service function here; the template already
+    shows the badge and, once an "admin.unlock" route exists, the button.
+    """
+    return set()
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@admin_session_required
+def create_user():
+    if request.method == "GET":
+        return render_create_user()
+    form = request.form
+    try:
+        user = users.create_user(
+            form.get("username", ""), form.get("password", ""), admin="admin" in form
+        )
+    except HTTPException as error:
+        return render_create_user(error.description, error.code)
+    kind = "admin" if user.admin else "user"
+    flash(f"Created {kind} {user.username}.", "success")
+    return redirect(url_for(".index"))
+
+
+def render_create_user(error=None, status=200):
+    page = render_template(
+        "admin/user_new.html",
+        error=error,
+        username=request.form.get("username", ""),
+        admin="admin" in request.form,
+        rules=password_rules(),
+    )
+    return page, status
+
+
+@bp.get("/users/<user_id>/delete")
+@admin_session_required
+def confirm_delete(user_id):
+    return render_template(
+        "admin/user_delete.html",
+        user=users.find_user(user_id),
+        search=request.args.get("search", ""),
+        page=request.args.get("page", ""),
+    )
+
+
+@bp.post("/users/<user_id>/delete")
+@admin_session_required
+def delete_user(user_id):
+    user = users.find_user(user_id)
+    username = user.username
+    try:
+        users.delete_user(user)
+    except HTTPException as error:
+        flash(error.description, "error")
+    else:
+        flash(f"Deleted {username}.", "success")
+    return back_to_list()
+
+
+@bp.post("/users/<user_id>/admin")
+@admin_session_required
+def set_admin(user_id):
+    user = users.find_user(user_id)
+    value = request.form.get("admin")
+    if value not in ("true", "false"):
+        raise BadRequest("admin must be true or false")
+    try:
+        users.update_user(user, admin=value == "true")
+    except HTTPException as error:
+        flash(error.description, "error")
+    else:
+        change = "is now an admin" if user.admin else "is no longer an admin"
+        flash(f"{user.username} {change}.", "success")
+    return back_to_list()
+
+
+@bp.post("/users/<user_id>/reset-link")
+@admin_session_required
+def send_reset_link(user_id):
+    """Email the user a password-reset link (issue 3), as /iforgot would."""
+    user = users.find_user(user_id)
+    reset.send_link(user)
+    sender.wake(current_app._get_current_object())
+    flash(f"A password reset link is on its way to {user.username}.", "success")
+    return back_to_list()
+
+
+def back_to_list():
+    """The users list as the admin left it: search and page come with the form.
+
+    Built with url_for, never taken as a URL from the form, so the redirect
+    cannot be pointed at another site.
+    """
+    state = {name: request.form[name] for name in ("search", "page") if request.form.get(name)}
+    return redirect(url_for(".index", **state))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@admin_session_required
+def change_password():
+    if request.method == "GET":
+        return render_password()
+    form = request.form
+    try:
+        users.verify_current_password(g.admin, form.get("current_password", ""))
+        if form.get("password", "") != form.get("password2", ""):
+            raise BadRequest("the two passwords do not match")
+        users.update_user(g.admin, password=form.get("password", ""))
+    except HTTPException as error:
+        return render_password(error.description, error.code)
+    # This browser stays signed in; every other session and access token of
+    # this admin ended with the change (set_password moved the cut-off).
+    start_session(g.admin)
+    flash("Your password was changed. Your other sessions and tokens are signed out.", "success")
+    return redirect(url_for(".index"))
+
+
+def render_password(error=None, status=200):
+    return render_template("admin/password.html", error=error, rules=password_rules()), status

@@ -1,0 +1,78 @@
+"""Security headers: every HTML page, every JSON answer, set in one hook."""
+
+import pytest
+from admin_helpers import sign_in
+from conftest import ADMIN, csrf_token
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+}
+
+
+@pytest.mark.parametrize("path", ["/init", "/admin/login", "/admin/nowhere"])
+def test_html_pages_carry_security_headers(client, path):
+    response = client.get(path)
+    assert response.mimetype == "text/html"
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value, name
+    policy = response.headers["Content-Security-Policy"]
+    for directive in (
+        "default-src 'self'",
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ):
+        assert directive in policy
+    assert "unsafe-inline" not in policy
+
+
+def test_admin_pages_carry_security_headers(client, admin):
+    sign_in(client, *ADMIN)
+    response = client.get("/admin")
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_pages_have_no_inline_script_or_style(client, admin):
+    sign_in(client, *ADMIN)
+    for path in ("/admin", "/admin/users/new", "/admin/password", "/init"):
+        html = client.get(path).text
+        assert "<script" not in html and "style=" not in html and "<style" not in html, path
+
+
+def test_json_answers_are_not_sniffed_or_cached(client):
+    for path in ("/", "/nowhere"):
+        response = client.get(path)
+        assert response.mimetype == "application/json"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Cache-Control"] == "no-store"
+        assert (
+            response.headers["Content-Security-Policy"]
+            == "default-src 'none'; frame-ancestors 'none'"
+        )
+
+
+def test_stylesheet_may_be_cached(client):
+    response = client.get("/static/style.css")
+    assert response.status_code == 200
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" not in response.headers.get("Cache-Control", "")
+
+
+def test_forms_work_over_https_behind_a_proxy(make_app):
+    """Over HTTPS Flask-WTF refuses a form POST without a same-origin Referer,
+    so the pages' Referrer-Policy must let browsers send one to us."""
+    client = make_app(IDM_PROXY_COUNT=1).test_client()
+    https = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "idm.example.org"}
+    page = client.get("/init", headers=https)
+    assert page.headers["Referrer-Policy"] in ("same-origin", "strict-origin-when-cross-origin")
+
+    form = {"csrf_token": csrf_token(page.text), "username": ADMIN[0]}
+    form.update(password=ADMIN[1], password2=ADMIN[1])
+    referer = {**https, "Referer": "https://idm.example.org/init"}
+    assert client.post("/init", data=form, headers=referer).status_code == 201
