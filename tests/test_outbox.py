@@ -10,7 +10,7 @@ from mailserver import reset_link
 from sqlalchemy import select
 from test_reset import ask_for_link, deliver
 
-from idm import clock, create_app, mail, outbox, sender
+from idm import clock, mail, outbox, sender
 from idm.models import OutboxMessage, db
 
 LETTER = mail.Letter(subject="Hello", text="plain words", html="<p>html words</p>")
@@ -165,20 +165,18 @@ def test_the_sender_thread_delivers_right_after_the_request(app, client, user, s
     assert app.extensions[sender.EXTENSION_KEY].is_alive()
 
 
-def test_mail_queued_before_a_restart_goes_out_after_it(app, client, user, smtp_server):
+def test_mail_queued_before_a_restart_goes_out_after_it(
+    app, client, user, smtp_server, make_app, app_config
+):
     smtp_server.stop()
     ask_for_link(client, USER[0])  # queued; the old process never delivered it
     smtp_server.start()
 
-    restarted = create_app(dict(app.config, IDM_MAIL_SENDER_THREAD=True))
-    try:
-        assert restarted.test_client().get("/").status_code == 200  # starts its sender
-        [email] = smtp_server.wait_for(1, seconds=10)
-        assert email["To"] == USER[0]
-    finally:
-        sender.stop(restarted)
-        with restarted.app_context():
-            db.engine.dispose()
+    restarted = make_app(**app_config, IDM_MAIL_SENDER_THREAD=True)  # same database
+    assert restarted.test_client().get("/").status_code == 200  # starts its sender
+
+    [email] = smtp_server.wait_for(1, seconds=10)
+    assert email["To"] == USER[0]
 
 
 def test_the_sender_is_not_running_when_turned_off(app, client):
