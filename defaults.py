@@ -125,3 +125,37 @@ IDM_LOCKOUT_MAX_DELAY = 15 * 60
 IDM_AUDIT_RETENTION_DAYS = 365
 IDM_AUDIT_PER_PAGE = 50  # default page size of GET /audit
 IDM_AUDIT_MAX_PER_PAGE = 500  # largest page size a client may ask for
+
+# --- Password reset and the mail outbox ---------------------------------------
+
+# The service's address as people reach it, e.g. "https://idm.example.org"
+# (with a path prefix if it has one). Reset links start with it. Outside
+# development this or SERVER_NAME must be set, so that a forged Host header
+# can never point a reset link at another site.
+IDM_PUBLIC_URL = None
+# Seconds a reset link stays usable.
+IDM_RESET_TOKEN_LIFETIME = 2 * 60 * 60
+# Reset emails per account and per client IP within one hour. Past the limit
+# /iforgot shows the same page and sends nothing; the log says so.
+IDM_RESET_MAX_PER_ACCOUNT_PER_HOUR = 3
+IDM_RESET_MAX_PER_IP_PER_HOUR = 10
+# Where people sign in (your web frontend); the page after a reset links there.
+IDM_SIGN_IN_URL = None
+# Email subjects; "{product}" becomes IDM_PRODUCT_NAME.
+IDM_RESET_MAIL_SUBJECT = "Reset your {product} password"
+IDM_PASSWORD_CHANGED_MAIL_SUBJECT = "Your {product} password was changed"
+# Deliver the outbox from a background thread in every service process.
+# Set False when `flask --app app mail send --loop` runs under a supervisor.
+IDM_MAIL_SENDER_THREAD = True
+# Seconds between two looks of a sender at the outbox.
+IDM_MAIL_POLL_SECONDS = 5
+# After a failed attempt wait this long, doubling per attempt up to the maximum.
+IDM_MAIL_RETRY_FIRST_SECONDS = 30
+IDM_MAIL_RETRY_MAX_SECONDS = 30 * 60
+# A message still undelivered after this many seconds is dropped (and logged).
+IDM_MAIL_GIVE_UP_SECONDS = 24 * 60 * 60
+# Seconds one SMTP network operation may take before the attempt fails.
+IDM_MAIL_TIMEOUT = 30
+# Flask-Mail suppresses sending when TESTING; the tests run a real SMTP
+# server, so never suppress (without MAIL_SERVER emails go to the log anyway).
+MAIL_SUPPRESS_SEND = False

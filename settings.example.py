@@ -11,6 +11,11 @@ SECRET_KEY = "replace-me"
 # SQLite file (default) or PostgreSQL:
 # SQLALCHEMY_DATABASE_URI = "postgresql+psycopg://idm:secret@localhost/idm"
 
+# Required outside development (the service refuses to start without it or
+# SERVER_NAME): the address people use to reach the service.
+# Password-reset links start with it.
+# IDM_PUBLIC_URL = "https://idm.example.org"
+
 # Outgoing mail; without MAIL_SERVER emails are written to the log.
 # MAIL_SERVER = "smtp.example.org"
 # MAIL_PORT = 587
@@ -21,3 +26,10 @@ SECRET_KEY = "replace-me"
 
 # Require the one-time setup code on /init until the first admin exists.
 # IDM_INIT_REQUIRE_CODE = True
+
+# Where people sign in with a new password (linked after a reset).
+# IDM_SIGN_IN_URL = "https://app.example.org/login"
+
+# Mail is sent by a thread in every service process. To run the sender as
+# its own process instead (`flask --app app mail send --loop`), set:
+# IDM_MAIL_SENDER_THREAD = False

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import re
 
 from flask import Config, Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -40,13 +41,26 @@ def create_app(test_config=None):
     csrf.init_app(app)
     register_error_handlers(app)
 
-    from . import api_audit, api_auth, api_service, api_users, cli, pages
+    from . import (
+        api_audit,
+        api_auth,
+        api_service,
+        api_users,
+        cli,
+        mail,
+        pages,
+        reset_pages,
+        sender,
+    )
 
     for module in (api_service, api_auth, api_users, api_audit):
         csrf.exempt(module.bp)  # bearer tokens, not cookies: no CSRF to fear
         app.register_blueprint(module.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(reset_pages.bp)
     cli.register(app)
+    mail.init_app(app)
+    sender.init_app(app)
 
     from . import admin, admin_session, headers
 
@@ -87,10 +101,21 @@ def default_setting(name):
 
 
 def check_config(app):
+    public_url = app.config["IDM_PUBLIC_URL"]
+    if public_url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", public_url):
+        raise ConfigError(
+            f"IDM_PUBLIC_URL must look like https://idm.example.org[/prefix], not {public_url!r}"
+        )
     if is_development(app):
         return
     if app.config["SECRET_KEY"] in (None, "", default_setting("SECRET_KEY")):
         raise ConfigError(
             "refusing to start: SECRET_KEY is the public default; "
             "set SECRET_KEY in settings.py or FLASK_SECRET_KEY in the environment"
+        )
+    # Reset links must not take their host from a Host header nobody vouches for.
+    if not (app.config["IDM_PUBLIC_URL"] or app.config["SERVER_NAME"]):
+        raise ConfigError(
+            "refusing to start: set IDM_PUBLIC_URL (e.g. https://idm.example.org), "
+            "the address reset links point to"
         )

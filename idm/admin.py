@@ -21,7 +21,7 @@ from flask import (
 )
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from . import users
+from . import reset, sender, users
 from .admin_session import (
     admin_session_required,
     current_admin,
@@ -174,6 +174,17 @@ def set_admin(user_id):
     else:
         change = "is now an admin" if user.admin else "is no longer an admin"
         flash(f"{user.username} {change}.", "success")
+    return back_to_list()
+
+
+@bp.post("/users/<user_id>/reset-link")
+@admin_session_required
+def send_reset_link(user_id):
+    """Email the user a password-reset link (issue 3), as /iforgot would."""
+    user = users.find_user(user_id)
+    reset.send_link(user)
+    sender.wake(current_app._get_current_object())
+    flash(f"A password reset link is on its way to {user.username}.", "success")
     return back_to_list()
 
 

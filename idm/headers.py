@@ -30,7 +30,9 @@ def add_security_headers(response):
     headers = response.headers
     # Browsers must not guess a type: JSON is never run as HTML or script.
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    # A reset key in /reset?k=… must never leave in a Referer header.
+    # A reset key in /reset?k=… must never leave in a Referer header, not
+    # even to our own log files. (So Flask-WTF's Referer check on HTTPS is
+    # off: WTF_CSRF_SSL_STRICT in defaults.py says why that is safe.)
     headers.setdefault("Referrer-Policy", "no-referrer")
     if response.mimetype == "text/html":
         headers.setdefault("Content-Security-Policy", PAGE_POLICY)

@@ -9,9 +9,11 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import (
     DateTime,
     Engine,
+    ForeignKey,
     Index,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     event,
     exists,
@@ -90,6 +92,49 @@ class Setup(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     done: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+
+
+class ResetToken(db.Model):
+    """The one live password-reset link of a user (see reset.py for why it is safe).
+
+    The user id is the primary key, so a new request replaces the older link.
+    Only the SHA-256 of the token is stored; the link itself is in the email.
+    """
+
+    __tablename__ = "reset_tokens"
+
+    user_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    expires: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OutboxMessage(db.Model):
+    """An email waiting to be sent, or sent (see outbox.py).
+
+    Rows outlive restarts; a sender claims a row for a while before sending,
+    so two senders never take the same row at once.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    # Undelivered by then, the message is dropped (a reset link is dead by then).
+    expires: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 def iso(moment):

@@ -14,7 +14,7 @@ from werkzeug.exceptions import Conflict, Forbidden, NotFound
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import audit, clock, lockout
-from .models import Setup, User, admin_exists, db, new_id
+from .models import ResetToken, Setup, User, admin_exists, db, new_id
 from .validation import check_password, normalize_username
 
 LAST_ADMIN = "cannot remove the last admin; make another user admin first"
@@ -176,9 +176,11 @@ def set_admin(user, admin):
 
 
 def set_password(user, password):
-    """New hash, and every access token issued before now stops working."""
+    """New hash; every access token issued before now and any reset link stop working."""
     user.password_hash = hash_password(check_password(password))
     user.changed = user.tokens_valid_after = clock.now()
+    # The one path for password changes, so no reset link survives one.
+    db.session.execute(delete(ResetToken).where(ResetToken.user_id == user.id))
 
 
 def update_user(user, admin=None, password=None):

@@ -23,10 +23,11 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
+from mailserver import MailServer
 from pg_cluster import PostgresCluster, find_binaries
 from sqlalchemy import Engine, event
 
-from idm import create_app
+from idm import create_app, sender
 from idm.models import db
 from idm.users import create_first_admin, create_user
 
@@ -83,6 +84,12 @@ def database_uri(request, tmp_path):
 
 
 @pytest.fixture
+def app_config():
+    """Extra settings for the ``app`` fixture; override it in a test module."""
+    return {}
+
+
+@pytest.fixture
 def make_app(database_uri):
     """Build apps on this test's database, with settings on top of the test ones.
 
@@ -98,6 +105,8 @@ def make_app(database_uri):
             "SECRET_KEY": "test-" + secrets.token_hex(32),
             "SQLALCHEMY_DATABASE_URI": database_uri,
             "IDM_PASSWORD_HASH_METHOD": FAST_HASH,
+            # Tests run the mail sender themselves, when they want it to run.
+            "IDM_MAIL_SENDER_THREAD": False,
         }
         config.update(settings)
         app = create_app(config)
@@ -108,13 +117,23 @@ def make_app(database_uri):
 
     yield make
     for app in apps:
+        sender.stop(app)
         with app.app_context():
             db.engine.dispose()
 
 
 @pytest.fixture
-def app(make_app):
-    return make_app()
+def app(make_app, app_config):
+    return make_app(**app_config)
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on a free loopback port; ``smtp_server.messages``."""
+    server = MailServer(free_port())
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -187,7 +206,8 @@ class LiveServer:
         self.settings.write_text(
             f"SECRET_KEY = {secrets.token_hex(32)!r}\n"
             f"SQLALCHEMY_DATABASE_URI = {database_uri!r}\n"
-            f"IDM_PASSWORD_HASH_METHOD = {FAST_HASH!r}\n" + settings
+            f"IDM_PASSWORD_HASH_METHOD = {FAST_HASH!r}\n"
+            f"IDM_PUBLIC_URL = {self.url!r}\n" + settings
         )
         self.log = tmp_path / "gunicorn.log"
         env = dict(os.environ, IDM_SETTINGS=str(self.settings))

@@ -216,13 +216,9 @@ def test_change_password_keeps_this_session_and_ends_the_others(app, client, sig
 
 
 def test_slots_show_once_their_routes_exist(app, client, user):
-    """The reset, audit and forgot-password parts appear by registering their routes."""
-    for rule, endpoint in [
-        ("/admin/users/<user_id>/reset-link", "admin.send_reset_link"),
-        ("/admin/audit", "admin.audit"),
-        ("/iforgot", "pages.iforgot"),
-    ]:
-        app.add_url_rule(rule, endpoint, lambda **_: "", methods=["GET", "POST"])
+    """The audit part appears by registering its route; the reset parts
+    (issue 3) are registered for real, see tests/test_admin_reset.py."""
+    app.add_url_rule("/admin/audit", "admin.audit", lambda **_: "", methods=["GET"])
     assert 'href="/iforgot">Forgot your password?</a>' in client.get("/admin/login").text
     sign_in(client, *ADMIN)
     page = client.get("/admin").text
@@ -231,8 +227,6 @@ def test_slots_show_once_their_routes_exist(app, client, user):
     assert '<a href="/admin/audit">Audit log</a>' in page
 
 
-def test_no_reset_unlock_or_audit_without_their_routes(app, signed_in):
+def test_no_unlock_or_audit_without_their_routes(app, signed_in):
     page = signed_in.get("/admin").text
-    assert "Send reset link" not in page and "Unlock" not in page and "Audit log" not in page
-    login_page = app.test_client().get("/admin/login")
-    assert login_page.status_code == 200 and "Forgot your password?" not in login_page.text
+    assert "Unlock" not in page and "Audit log" not in page

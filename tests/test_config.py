@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 
 import idm
-from idm import ConfigError, create_app
+from idm import ConfigError, create_app, sender
 from idm.models import db
 
 DEFAULT_KEY = "insecure-development-key-change-me"
@@ -41,6 +41,7 @@ def build(tmp_path):
 
     yield build
     for app in apps:
+        sender.stop(app)
         with app.app_context():
             db.engine.dispose()
 
@@ -168,7 +169,9 @@ def test_production_starts_with_a_secret_key_from_the_settings_file(
     project, build, tmp_path, monkeypatch
 ):
     settings = tmp_path / "prod.py"
-    settings.write_text("SECRET_KEY = 'a long random production key'\n")
+    settings.write_text(
+        "SECRET_KEY = 'a long random production key'\nIDM_PUBLIC_URL = 'https://idm.example.org'\n"
+    )
     monkeypatch.setenv("IDM_SETTINGS", str(settings))
 
     app = build()
@@ -179,6 +182,7 @@ def test_production_starts_with_a_secret_key_from_the_settings_file(
 
 def test_production_starts_with_a_secret_key_from_the_environment(project, build, monkeypatch):
     monkeypatch.setenv("FLASK_SECRET_KEY", "another long random production key")
+    monkeypatch.setenv("FLASK_IDM_PUBLIC_URL", "https://idm.example.org")
 
     assert build().config["SECRET_KEY"] == "another long random production key"
 

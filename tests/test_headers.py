@@ -2,7 +2,7 @@
 
 import pytest
 from admin_helpers import sign_in
-from conftest import ADMIN
+from conftest import ADMIN, csrf_token
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -62,3 +62,16 @@ def test_stylesheet_may_be_cached(client):
     assert response.status_code == 200
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "no-store" not in response.headers.get("Cache-Control", "")
+
+
+def test_forms_work_over_https_behind_a_proxy(make_app):
+    """Pages send no Referer (Referrer-Policy: no-referrer), so forms must
+    work over HTTPS without one: Flask-WTF's strict Referer check is off."""
+    client = make_app(IDM_PROXY_COUNT=1).test_client()
+    https = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "idm.example.org"}
+    page = client.get("/init", headers=https)
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+
+    form = {"csrf_token": csrf_token(page.text), "username": ADMIN[0]}
+    form.update(password=ADMIN[1], password2=ADMIN[1])
+    assert client.post("/init", data=form, headers=https).status_code == 201

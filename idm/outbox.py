@@ -1,0 +1,203 @@
+"""The outbox: emails wait in the database until a sender delivers them.
+
+Why a table instead of talking SMTP inside the request: the page answers at
+once, and the same way whether the mail server is up or down; a message
+survives a restart of the service; a failed delivery is retried later with
+exponential back-off, and /status can tell that delivery is failing.
+
+Why two senders never send one row at the same time: a sender first claims
+the row with one conditional UPDATE (``claim``) that only one transaction
+can win. SQLite runs writers one at a time; PostgreSQL makes the second
+UPDATE wait for the first one's row lock and then re-checks the WHERE
+clause. The claim lasts ``claim_seconds()``, longer than an SMTP
+conversation may take, so a sender that dies mid-send frees its row later.
+Delivery is therefore at least once: only a sender killed between the
+server's "250 OK" and the UPDATE that marks the row sent causes a repeat.
+"""
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, exists, or_, select, update
+
+from . import clock
+from .models import OutboxMessage, db
+
+log = logging.getLogger(__name__)
+
+# How many messages one call of process_due handles at most, so that one
+# round never runs for ever while others keep adding mail.
+ROUND_LIMIT = 200
+
+
+def enqueue(recipient, letter, expires=None):
+    """Add *letter* (see mail.compose) for *recipient* to the caller's transaction.
+
+    *expires*: when the message is useless (a reset link's end); never later
+    than IDM_MAIL_GIVE_UP_SECONDS from now.
+    """
+    now = clock.now()
+    give_up = now + timedelta(seconds=current_app.config["IDM_MAIL_GIVE_UP_SECONDS"])
+    message = OutboxMessage(
+        recipient=recipient,
+        subject=letter.subject,
+        text_body=letter.text,
+        html_body=letter.html,
+        created=now,
+        next_attempt_at=now,
+        expires=min(expires, give_up) if expires is not None else give_up,
+    )
+    db.session.add(message)
+    return message
+
+
+def process_due(deliver):
+    """Claim and deliver due messages one by one; returns (sent, failed).
+
+    *deliver(message)* sends one message or raises. The first failure ends
+    the round: when the server is down, trying the other rows now would only
+    wait for more timeouts. Every row keeps its own back-off.
+    """
+    drop_expired()
+    sent = failed = 0
+    for _ in range(ROUND_LIMIT):
+        message_id = next_due_id()
+        if message_id is None:
+            break
+        message = claim(message_id)
+        if message is None:
+            continue  # another sender was faster; look again
+        try:
+            deliver(message)
+        except Exception as error:  # any failure to send is retried later
+            record_failure(message, error)
+            failed += 1
+            break
+        record_success(message)
+        sent += 1
+    return sent, failed
+
+
+def due_condition(now):
+    return (
+        OutboxMessage.sent_at.is_(None),
+        OutboxMessage.next_attempt_at <= now,
+        OutboxMessage.expires > now,
+        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+    )
+
+
+def next_due_id():
+    now = clock.now()
+    query = select(OutboxMessage.id).where(*due_condition(now))
+    return db.session.scalar(query.order_by(OutboxMessage.next_attempt_at).limit(1))
+
+
+def claim_seconds():
+    # An SMTP conversation is a handful of network operations, each bounded
+    # by IDM_MAIL_TIMEOUT; the claim must outlast all of them.
+    return 10 * current_app.config["IDM_MAIL_TIMEOUT"]
+
+
+def claim(message_id):
+    """Take the row for this sender, or None when another sender holds it."""
+    now = clock.now()
+    statement = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, *due_condition(now))
+        .values(claimed_until=now + timedelta(seconds=claim_seconds()))
+        .execution_options(synchronize_session=False)
+    )
+    won = db.session.execute(statement).rowcount == 1
+    db.session.commit()
+    return db.session.get(OutboxMessage, message_id) if won else None
+
+
+def record_success(message):
+    now = clock.now()
+    # The body of a reset email holds a live link: once delivered it has no
+    # reason to stay in the database in the clear.
+    finish(
+        message,
+        sent_at=now,
+        last_attempt_at=now,
+        last_error=None,
+        text_body="",
+        html_body="",
+    )
+
+
+def record_failure(message, error):
+    now = clock.now()
+    attempts = message.attempts + 1
+    summary = short_error(error)
+    log.warning(
+        "mail to %s failed (attempt %d), retrying later: %s", message.recipient, attempts, summary
+    )
+    finish(
+        message,
+        last_attempt_at=now,
+        last_error=summary,
+        next_attempt_at=now + timedelta(seconds=backoff_seconds(attempts)),
+    )
+
+
+def finish(message, **values):
+    statement = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message.id)
+        .values(claimed_until=None, attempts=OutboxMessage.attempts + 1, **values)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(statement)
+    db.session.commit()
+
+
+def backoff_seconds(attempts):
+    """Seconds to wait after the *attempts*-th failure: doubling, capped."""
+    config = current_app.config
+    first, cap = config["IDM_MAIL_RETRY_FIRST_SECONDS"], config["IDM_MAIL_RETRY_MAX_SECONDS"]
+    return min(cap, first * 2 ** min(attempts - 1, 30))
+
+
+def short_error(error):
+    """One line fit for the log and for an admin's /status, never a traceback."""
+    text = f"{type(error).__name__}: {error}".splitlines()[0]
+    return text[:300]
+
+
+def drop_expired():
+    """Forget messages that are too old to matter, delivered or not."""
+    now = clock.now()
+    stale = OutboxMessage.sent_at.is_(None) & (OutboxMessage.expires <= now)
+    # Sent rows (bodies already wiped) are kept as long, for /status and for
+    # looking back.
+    keep = timedelta(seconds=current_app.config["IDM_MAIL_GIVE_UP_SECONDS"])
+    old = OutboxMessage.sent_at < now - keep
+    # Read first: a sender polls often, and a DELETE would take the write
+    # lock each time even when there is nothing to delete.
+    if not db.session.scalar(select(exists().where(stale | old))):
+        return
+    for message in db.session.scalars(select(OutboxMessage).where(stale)):
+        log.error(
+            "mail to %s dropped undelivered after %d attempts: %s",
+            message.recipient,
+            message.attempts,
+            message.last_error or "never tried",
+        )
+    db.session.execute(delete(OutboxMessage).where(stale | old))
+    db.session.commit()
+
+
+def last_failure():
+    """The error of the latest delivery attempt when it failed, else None."""
+    latest = db.session.scalar(
+        select(OutboxMessage)
+        .where(OutboxMessage.last_attempt_at.is_not(None))
+        .order_by(OutboxMessage.last_attempt_at.desc())
+        .limit(1)
+    )
+    if latest is None or latest.sent_at is not None:
+        return None
+    return latest.last_error or "the last delivery attempt failed"

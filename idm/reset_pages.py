@@ -1,0 +1,70 @@
+"""The password-reset pages: /iforgot asks for a link, /reset uses it.
+
+Parse the form, call reset.py, answer; the rules live in reset.py. Every
+failure re-renders the page with the reason and status 400.
+"""
+
+from flask import Blueprint, current_app, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from . import reset, sender
+from .validation import password_rules
+
+bp = Blueprint("reset", __name__)
+bp.add_app_template_filter(reset.describe_seconds, "duration")
+
+
+@bp.route("/iforgot", methods=["GET", "POST"])
+def iforgot():
+    if request.method == "GET":
+        return render_template("iforgot.html", username="")
+    username = request.form.get("username", "")
+    try:
+        username = reset.request_reset(username)
+    except HTTPException as error:
+        page = render_template("iforgot.html", username=username, error=error.description)
+        return page, error.code
+    sender.wake(current_app._get_current_object())
+    # The same page whether or not the account exists (or was throttled).
+    return render_template("iforgot.html", username=username, requested=True)
+
+
+@bp.get("/reset")
+def reset_form():
+    key = request.args.get("k", "")
+    try:
+        _, user = reset.valid_token(key)
+    except reset.BadLink as error:
+        return bad_link(error)
+    return render_reset_form(key, user)
+
+
+@bp.post("/reset")
+def reset_password():
+    form = request.form
+    key = form.get("key", "")
+    try:
+        token, user = reset.valid_token(key)
+        reset.complete_reset(token, user, form.get("pass1", ""), form.get("pass2", ""))
+    except reset.BadLink as error:
+        return bad_link(error)
+    except HTTPException as error:
+        return render_reset_form(key, user, error.description, error.code)
+    sender.wake(current_app._get_current_object())
+    sign_in = current_app.config["IDM_SIGN_IN_URL"]
+    return render_template("reset_done.html", username=user.username, sign_in=sign_in)
+
+
+def render_reset_form(key, user, error=None, status=200):
+    page = render_template(
+        "reset.html",
+        key=key,
+        username=user.username,
+        rules=password_rules(),
+        error=error,
+    )
+    return page, status
+
+
+def bad_link(error):
+    return render_template("reset.html", key=None, error=error.description), error.code
