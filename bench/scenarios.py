@@ -47,6 +47,7 @@ def service_settings(path, database_uri):
     path.write_text(
         f"SECRET_KEY = {secrets.token_hex(32)!r}\n"
         f"SQLALCHEMY_DATABASE_URI = {database_uri!r}\n"
+        "IDM_PUBLIC_URL = 'https://idm.example.org'\n"
         "# The run must not outlive its tokens (the default is 15 minutes).\n"
         "IDM_ACCESS_TOKEN_LIFETIME = 3600\n"
     )

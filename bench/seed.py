@@ -15,6 +15,7 @@ import json
 import secrets
 import sys
 
+import flask_migrate
 from sqlalchemy import insert
 
 from idm import clock, create_app
@@ -65,4 +66,5 @@ def seed(count):
 
 if __name__ == "__main__":
     with create_app().app_context():
+        flask_migrate.upgrade()  # the schema as an operator makes it
         print(json.dumps(seed(int(sys.argv[1]))))

@@ -97,6 +97,7 @@ def test_flask_db_upgrade_command_builds_the_schema(database_uri, tmp_path):
     settings = tmp_path / "settings.py"
     settings.write_text(
         f"SECRET_KEY = {secrets.token_hex(32)!r}\nSQLALCHEMY_DATABASE_URI = {database_uri!r}\n"
+        "IDM_PUBLIC_URL = 'https://idm.example.org'\n"
     )
     upgrade_schema(dict(os.environ, IDM_SETTINGS=str(settings)))
 

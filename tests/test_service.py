@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from conftest import json_error
+from psycopg import sql
 
 from idm.models import db
 
@@ -43,21 +44,58 @@ def test_status_for_an_admin_adds_the_reasons(client, admin_headers):
     assert response.json == {"data": {"db": "ok", "mail": "ok", "reasons": {}}}
 
 
-@pytest.fixture
-def database_gone(app):
-    """Make the app's SQLite file impossible to open, as a dead server would be.
+class SQLiteOutage:
+    """The SQLite file replaced by a directory, which SQLite cannot open
+    (also as root, unlike a chmod); removing the directory ends the outage."""
 
-    Pooled connections are closed first; the file and its WAL side files are
-    replaced by a directory, which SQLite cannot open (also as root, unlike a
-    chmod).
-    """
+    def __init__(self, url):
+        self.path = Path(url.database)
+        self.secret = str(self.path)
+        for leftover in self.path.parent.glob(self.path.name + "*"):
+            leftover.unlink()
+        self.path.mkdir()
+
+    def end(self):
+        self.path.rmdir()  # SQLite makes a fresh file: reachable again
+
+
+class PostgresOutage:
+    """The database refuses every connection, as a dead server would."""
+
+    def __init__(self, url, cluster):
+        self.name, self.cluster = url.database, cluster
+        self.secret = f"{url.host}:{url.port}"
+        self.allow(False)
+        with cluster.admin_connection() as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                [self.name],
+            )
+
+    def allow(self, allowed):
+        statement = sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS {}").format(
+            sql.Identifier(self.name), sql.Literal(allowed)
+        )
+        with self.cluster.admin_connection() as conn:
+            conn.execute(statement)
+
+    def end(self):
+        self.allow(True)
+
+
+@pytest.fixture
+def database_gone(request, app):
+    """Make the app's database unreachable; pooled connections go first."""
     with app.app_context():
         db.engine.dispose()
-        path = Path(db.engine.url.database)
-    for leftover in path.parent.glob(path.name + "*"):
-        leftover.unlink()
-    path.mkdir()
-    return path
+        url = db.engine.url
+    if url.get_backend_name() == "sqlite":
+        outage = SQLiteOutage(url)
+    else:
+        outage = PostgresOutage(url, request.getfixturevalue("postgres"))
+    yield outage
+    if isinstance(outage, PostgresOutage):
+        outage.end()  # so that the database can be dropped
 
 
 @pytest.mark.parametrize("who", ["anyone", "admin"])
@@ -68,7 +106,7 @@ def test_status_when_the_database_is_unreachable(client, admin_headers, database
 
     assert response.status_code == 503
     assert response.json == {"data": {"db": "unavailable", "mail": "ok"}}
-    for leak in ("OperationalError", "sqlite", "unable to open", str(database_gone)):
+    for leak in ("OperationalError", "sqlite", "psycopg", "unable to open", database_gone.secret):
         assert leak not in response.text
     # The operator learns why from the log.
     assert any("database unavailable" in r.getMessage() for r in caplog.records)
@@ -77,7 +115,7 @@ def test_status_when_the_database_is_unreachable(client, admin_headers, database
 
 def test_status_recovers_with_the_database(client, database_gone):
     assert client.get("/status").status_code == 503
-    database_gone.rmdir()  # SQLite makes a fresh file: reachable again
+    database_gone.end()
 
     assert client.get("/status").json == HEALTHY
 
