@@ -169,6 +169,16 @@ def set_admin(user_id):
     return back_to_list()
 
 
+@bp.post("/users/<user_id>/unlock")
+@admin_session_required
+def unlock(user_id):
+    """Forget the account's failed logins, as POST /user/<id>/unlock does."""
+    user = users.find_user(user_id)
+    users.unlock(user)
+    flash(f"Unlocked {user.username}.", "success")
+    return back_to_list()
+
+
 def back_to_list():
     """The users list as the admin left it: search and page come with the form.
 
