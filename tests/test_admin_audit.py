@@ -1,12 +1,12 @@
-"""The audit log page: filters, pages, admins only."""
+"""The audit log page, and the audit rows that admin pages leave: the API's rows."""
 
 import re
 
 import pytest
-from admin_helpers import sign_in
+from admin_helpers import flashes, post_form, sign_in
 from conftest import ADMIN, USER, login
 
-from idm.models import User, db
+from idm.models import AuditEvent, User, db
 
 PASSWORD = "some password 1"
 
@@ -157,3 +157,141 @@ def test_bad_filters_are_a_clear_400(signed_in, query, message):
     response = signed_in.get("/admin/audit?" + query)
     assert response.status_code == 400
     assert message in response.text
+
+
+# --- Admin pages leave the same audit rows as the JSON API -------------------
+
+
+def events_after(app, newest_id):
+    with app.app_context():
+        query = db.select(AuditEvent).where(AuditEvent.id > newest_id).order_by(AuditEvent.id)
+        return [event.to_json() for event in db.session.scalars(query)]
+
+
+def newest_event_id(app):
+    with app.app_context():
+        return db.session.scalar(db.select(db.func.max(AuditEvent.id)))
+
+
+def recorded(app, act, target):
+    """The rows *act* adds, with actor and target told by role, not by id."""
+    admin_id = user_id(app, ADMIN[0])
+    before = newest_event_id(app)
+    act()
+    rows = events_after(app, before)
+    target_id = user_id(app, target)
+    roles = {admin_id: "admin", None: None}
+    return [
+        (
+            row["action"],
+            row["outcome"],
+            roles.get(row["actor"], row["actor"]),
+            "target" if row["target"] == target_id or row["target_username"] == target else None,
+            row["ip"],
+            row["user_agent"],
+        )
+        for row in rows
+    ]
+
+
+def prepare(client, headers, case, name):
+    """Bring *name* into the state the case acts on."""
+    if case in ("delete", "grant", "unlock"):
+        client.post("/user", json={"username": name, "password": PASSWORD}, headers=headers)
+    if case == "revoke":
+        body = {"username": name, "password": PASSWORD, "admin": True}
+        client.post("/user", json=body, headers=headers)
+    if case == "unlock":
+        for _ in range(5):
+            client.post("/auth", json={"username": name, "password": "wrong password"})
+
+
+def by_api(app, client, headers, case, name):
+    """What a script does for *case* through the JSON API."""
+    target = user_id(app, name)
+    return {
+        "create": lambda: client.post(
+            "/user", json={"username": name, "password": PASSWORD}, headers=headers
+        ),
+        "delete": lambda: client.delete(f"/user/{target}", headers=headers),
+        "grant": lambda: client.put(f"/user/{target}", json={"admin": True}, headers=headers),
+        "revoke": lambda: client.put(f"/user/{target}", json={"admin": False}, headers=headers),
+        "unlock": lambda: client.post(f"/user/{target}/unlock", headers=headers),
+    }[case]
+
+
+def by_page(app, client, case, name):
+    """What an admin does for *case* on the pages."""
+    target = user_id(app, name)
+    return {
+        "create": lambda: post_form(
+            client, "/admin/users/new", "/admin/users/new", username=name, password=PASSWORD
+        ),
+        "delete": lambda: post_form(client, "/admin", f"/admin/users/{target}/delete"),
+        "grant": lambda: post_form(client, "/admin", f"/admin/users/{target}/admin", admin="true"),
+        "revoke": lambda: post_form(
+            client, "/admin", f"/admin/users/{target}/admin", admin="false"
+        ),
+        "unlock": lambda: post_form(client, "/admin", f"/admin/users/{target}/unlock"),
+    }[case]
+
+
+@pytest.mark.parametrize("case", ["create", "delete", "grant", "revoke", "unlock"])
+def test_acting_on_a_user_is_recorded_as_by_the_api(app, client, signed_in, admin_headers, case):
+    prepare(client, admin_headers, case, "api@example.org")
+    prepare(client, admin_headers, case, "page@example.org")
+
+    api_rows = recorded(
+        app, by_api(app, client, admin_headers, case, "api@example.org"), "api@example.org"
+    )
+    page_rows = recorded(app, by_page(app, signed_in, case, "page@example.org"), "page@example.org")
+
+    assert page_rows == api_rows
+    assert len(page_rows) == 1 and page_rows[0][2:4] == ("admin", "target")
+
+
+def test_own_password_change_is_recorded_as_by_the_api(app, client, admin_headers, user):
+    admin_id = user_id(app, ADMIN[0])
+    change = {"password": "changed by api 1", "current_password": ADMIN[1]}
+    api_rows = recorded(
+        app, lambda: client.put(f"/user/{admin_id}", json=change, headers=admin_headers), ADMIN[0]
+    )
+    sign_in(client, ADMIN[0], "changed by api 1")
+
+    page_rows = recorded(
+        app,
+        lambda: post_form(
+            client,
+            "/admin/password",
+            "/admin/password",
+            current_password="changed by api 1",
+            password="changed by page 1",
+            password2="changed by page 1",
+        ),
+        ADMIN[0],
+    )
+
+    assert page_rows == api_rows
+    assert [row[:4] for row in page_rows] == [("password.change", "ok", "admin", "target")]
+
+
+@pytest.mark.parametrize(
+    ("password", "expected"),
+    [
+        (ADMIN[1], ("login", "ok", "admin", "target")),
+        ("wrong password", ("login", "failed", None, "target")),
+    ],
+)
+def test_admin_sign_in_is_recorded_as_a_login(app, client, admin, password, expected):
+    api_rows = recorded(
+        app,
+        lambda: client.post("/auth", json={"username": ADMIN[0], "password": password}),
+        ADMIN[0],
+    )
+
+    page_rows = recorded(app, lambda: sign_in(client, ADMIN[0], password), ADMIN[0])
+
+    assert page_rows == api_rows
+    assert [row[:4] for row in page_rows] == [expected]
+    if password == ADMIN[1]:
+        assert f"Signed in as {ADMIN[0]}." in flashes(client.get("/admin").text)
