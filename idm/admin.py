@@ -1,4 +1,4 @@
-"""Admin pages under /admin: sign-in, the users list and what can be done to users.
+"""Admin pages under /admin: sign-in, the users list, what can be done to users, the audit log.
 
 Every action calls the same idm/users.py function as the JSON API and shows
 that function's message, so a rule (last admin, duplicates, password policy)
@@ -58,6 +58,10 @@ def format_moment(moment, seconds=False):
     return moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
+def page_count(total, perpage):
+    return max(1, math.ceil(total / perpage))  # an empty list is still page 1 of 1
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_admin() is not None:
@@ -98,7 +102,7 @@ def index():
         total=total,
         search=search,
         page=page,
-        pages=max(1, math.ceil(total / perpage)),
+        pages=page_count(total, perpage),
         # One query for the whole page, by the rule POST /auth applies.
         locked=locked_user_ids(listed),
     )
@@ -235,5 +239,5 @@ def audit_log():
         # Actors by their current name; a deleted one by id (rows keep no actor name).
         actor_names=users.usernames({event.actor_id for event in events}),
         page=page,
-        pages=max(1, math.ceil(total / perpage)),
+        pages=page_count(total, perpage),
     )
