@@ -1,4 +1,4 @@
-"""Admin pages under /admin: sign-in, the users list and what can be done to users.
+"""Admin pages under /admin: sign-in, the users list, what can be done to users, the audit log.
 
 Every action calls the same idm/users.py function as the JSON API and shows
 that function's message, so a rule (last admin, duplicates, password policy)
@@ -21,7 +21,7 @@ from flask import (
 )
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from . import reset, sender, users
+from . import audit, reset, sender, users
 from .admin_session import (
     admin_session_required,
     current_admin,
@@ -29,7 +29,9 @@ from .admin_session import (
     sign_in,
     start_session,
 )
+from .api_audit import action_arg, text_arg
 from .api_users import int_arg
+from .lockout import locked_user_ids
 from .validation import password_rules
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -37,19 +39,15 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 MAX_PAGE = 1_000_000
 
 
-@bp.app_template_global()
-def has_endpoint(name):
-    """True when a page exists, so templates show a link or button only then.
-
-    Actions that other parts provide (send a reset link, unlock, the audit
-    log) appear as soon as their route is registered under that name.
-    """
-    return name in current_app.view_functions
-
-
 @bp.app_template_filter("when")
-def format_moment(moment):
-    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else ""
+def format_moment(moment, seconds=False):
+    if moment is None:
+        return ""
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def page_count(total, perpage):
+    return max(1, math.ceil(total / perpage))  # an empty list is still page 1 of 1
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -92,19 +90,10 @@ def index():
         total=total,
         search=search,
         page=page,
-        pages=max(1, math.ceil(total / perpage)),
+        pages=page_count(total, perpage),
+        # One query for the whole page, by the rule POST /auth applies.
         locked=locked_user_ids(listed),
     )
-
-
-def locked_user_ids(listed):
-    """Ids of the listed users that are locked out, for the "locked" badge.
-
-    The lockout (issue 4) is not on this branch yet: nobody is locked. When
-    it lands, answer from its service function here; the template already
-    shows the badge and, once an "admin.unlock" route exists, the button.
-    """
-    return set()
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -188,6 +177,16 @@ def send_reset_link(user_id):
     return back_to_list()
 
 
+@bp.post("/users/<user_id>/unlock")
+@admin_session_required
+def unlock(user_id):
+    """Forget the account's failed logins, as POST /user/<id>/unlock does."""
+    user = users.find_user(user_id)
+    users.unlock(user)
+    flash(f"Unlocked {user.username}.", "success")
+    return back_to_list()
+
+
 def back_to_list():
     """The users list as the admin left it: search and page come with the form.
 
@@ -220,3 +219,24 @@ def change_password():
 
 def render_password(error=None, status=200):
     return render_template("admin/password.html", error=error, rules=password_rules()), status
+
+
+@bp.get("/audit", endpoint="audit")
+@admin_session_required
+def audit_log():
+    """The audit log, newest first, filtered as GET /audit filters it."""
+    filters = {"user": text_arg("user"), "action": action_arg()}
+    page = int_arg("page", 1, minimum=1, maximum=MAX_PAGE)
+    perpage = current_app.config["IDM_AUDIT_PER_PAGE"]
+    events, total = audit.search(filters["user"], filters["action"], (page - 1) * perpage, perpage)
+    return render_template(
+        "admin/audit.html",
+        events=events,
+        total=total,
+        filters=filters,
+        actions=sorted(audit.ACTIONS),
+        # Actors by their current name; a deleted one by id (rows keep no actor name).
+        actor_names=users.usernames({event.actor_id for event in events}),
+        page=page,
+        pages=page_count(total, perpage),
+    )

@@ -21,13 +21,17 @@ def index():
         minimum=1,
         maximum=current_app.config["IDM_AUDIT_MAX_PER_PAGE"],
     )
-    user = text_arg("user")
+    page, total = audit.search(text_arg("user"), action_arg(), offset, perpage)
+    return {"data": [event.to_json() for event in page], "total": total}
+
+
+def action_arg():
+    """The ``action`` filter: one of audit.ACTIONS, or None for any."""
     action = text_arg("action")
     if action and action not in audit.ACTIONS:
         known = ", ".join(sorted(audit.ACTIONS))
         raise BadRequest(f"unknown action {action!r}; known actions: {known}")
-    page, total = audit.search(user, action, offset, perpage)
-    return {"data": [event.to_json() for event in page], "total": total}
+    return action
 
 
 def text_arg(name):

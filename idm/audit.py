@@ -12,7 +12,7 @@ from flask import g, has_request_context, request
 from sqlalchemy import delete, func, or_, select
 
 from . import clock
-from .models import AuditEvent, db
+from .models import AuditEvent, User, db
 from .throttle import client_ip
 
 ACTIONS = {
@@ -61,23 +61,33 @@ def current_actor():
 def search(user, action, offset, perpage):
     """One page of events, newest first, and the total that match.
 
-    *user* is an id or a username and matches actor or target, so a
-    deleted user's history stays findable by name.
+    *user* is an id or a username and matches actor or target.
     """
     query = select(AuditEvent)
     if user:
-        query = query.where(
-            or_(
-                AuditEvent.actor_id == user,
-                AuditEvent.target_id == user,
-                AuditEvent.target_name == user.lower(),
-            )
-        )
+        ids = ids_of(user)
+        query = query.where(or_(AuditEvent.actor_id.in_(ids), AuditEvent.target_id.in_(ids)))
     if action:
         query = query.where(AuditEvent.action == action)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     newest_first = query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     return list(db.session.scalars(newest_first.offset(offset).limit(perpage))), total
+
+
+def ids_of(user):
+    """*user* (it may be an id) and the ids of every account that had that username.
+
+    Rows name the actor by id only; the ids come from the users table and
+    from the rows that named the account as target (its creation at least),
+    so the history of a deleted user stays findable by name.
+    """
+    name = user.lower()
+    ids = {user}
+    ids.update(db.session.scalars(select(User.id).where(User.username == name)))
+    named = select(AuditEvent.target_id).where(AuditEvent.target_name == name).distinct()
+    ids.update(db.session.scalars(named))
+    ids.discard(None)
+    return ids
 
 
 def prune(retention_days):

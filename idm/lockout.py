@@ -51,10 +51,32 @@ def lock_delay(failures_beyond_threshold):
 def seconds_locked(kind, key, threshold):
     """Whole seconds *key* must still wait; 0 when it may try now."""
     failures, newest = throttle.summary(kind, key, current_app.config["IDM_LOGIN_WINDOW"])
+    return seconds_to_wait(failures, newest, threshold)
+
+
+def seconds_to_wait(failures, newest, threshold):
+    """The lock rule: *failures* in the window, the *newest* at that moment."""
     if failures < threshold:
         return 0
     free_at = newest + timedelta(seconds=lock_delay(failures - threshold))
     return max(0, math.ceil((free_at - clock.now()).total_seconds()))
+
+
+def locked_user_ids(users):
+    """Ids of those *users* whose account is locked right now, in one query.
+
+    The account lock only (what ``unlock`` clears), not their addresses':
+    this answers "does this account need unlocking?".
+    """
+    config = current_app.config
+    ids_by_key = {account_key(user.username): user.id for user in users}
+    counts = throttle.summaries(ACCOUNT, list(ids_by_key), config["IDM_LOGIN_WINDOW"])
+    threshold = config["IDM_LOGIN_ACCOUNT_THRESHOLD"]
+    return {
+        ids_by_key[key]
+        for key, (failures, newest) in counts.items()
+        if seconds_to_wait(failures, newest, threshold)
+    }
 
 
 def login_waits(username):

@@ -38,11 +38,17 @@ def oldest(kind, key, window_seconds):
 
 
 def summary(kind, key, window_seconds):
-    """``(count, newest)`` of the events in the window, in one query."""
+    """``(count, newest)`` of the events in the window; ``(0, None)`` when none."""
+    return summaries(kind, [key], window_seconds).get(key, (0, None))
+
+
+def summaries(kind, keys, window_seconds):
+    """``{key: (count, newest)}`` for the *keys* with events in the window, in one query."""
     since = clock.now() - timedelta(seconds=window_seconds)
-    query = select(func.count(), func.max(Attempt.at))
-    query = query.where(Attempt.kind == kind, Attempt.key == key, Attempt.at > since)
-    return tuple(db.session.execute(query).one())
+    query = select(Attempt.key, func.count(), func.max(Attempt.at))
+    query = query.where(Attempt.kind == kind, Attempt.key.in_(keys), Attempt.at > since)
+    rows = db.session.execute(query.group_by(Attempt.key))
+    return {key: (count, newest) for key, count, newest in rows}
 
 
 def clear(kind, key):

@@ -221,6 +221,66 @@ def visit_own_password_page_and_sign_out(tab):
     assert tab.page.url.endswith("/admin/login")
 
 
+def test_locked_account_is_unlocked_and_the_audit_log_shows_it(tab, live_server):
+    live_server.init_admin(*ADMIN)
+    token = api_token(live_server, *ADMIN)
+    status, _ = call(live_server.url + "/user", "POST", user_body(*ALICE), token)
+    assert status == 201
+    for _ in range(5):
+        assert api_login(live_server, ALICE[0], "a wrong guess") == 401
+    assert api_login(live_server, *ALICE) == 429
+
+    sign_in(tab, *ADMIN)
+    see_the_lock_and_unlock(tab)
+    assert api_login(live_server, *ALICE) == 200
+    read_the_audit_log(tab)
+
+
+def api_token(live_server, username, password):
+    _, body = call(live_server.url + "/auth", "POST", user_body(username, password))
+    return body["access_token"]
+
+
+def api_login(live_server, username, password):
+    status, _ = call(live_server.url + "/auth", "POST", user_body(username, password))
+    return status
+
+
+def user_body(username, password):
+    return {"username": username, "password": password}
+
+
+def see_the_lock_and_unlock(tab):
+    assert user_row(tab, ALICE[0]).locator(".badge.locked").count() == 1
+    assert user_row(tab, ADMIN[0]).locator(".badge.locked").count() == 0
+    tab.check("users-locked")
+    tab.click(user_row(tab, ALICE[0]).get_by_role("button", name=f"Unlock {ALICE[0]}"))
+    assert f"Unlocked {ALICE[0]}." in tab.flashes()
+    assert user_row(tab, ALICE[0]).locator(".badge.locked").count() == 0
+    assert tab.page.get_by_role("button", name=f"Unlock {ALICE[0]}").count() == 0
+
+
+def read_the_audit_log(tab):
+    tab.click(tab.page.get_by_role("link", name="Audit log"))
+    assert tab.page.title() == "Audit log · Admin · IDM"
+    tab.check("audit")
+    tab.page.get_by_label("Action").select_option("unlock")
+    tab.submit("Filter")
+    assert tab.page.title() == "Audit log (unlock) · Admin · IDM"
+    rows = tab.page.locator("tbody tr")
+    assert rows.count() == 1
+    assert rows.locator("[data-label=Actor]").inner_text() == ADMIN[0]
+    assert rows.locator("[data-label=Target]").inner_text() == ALICE[0]
+    assert "HeadlessChrome" in rows.locator("[data-label='User agent']").inner_text()
+    tab.check("audit-unlock")
+    tab.page.get_by_label("User (email address or id)").fill(ALICE[0])
+    tab.page.get_by_label("Action").select_option("")
+    tab.submit("Filter")
+    outcomes = tab.page.locator("tbody [data-label=Outcome]").all_inner_texts()
+    assert [text.strip() for text in outcomes] == ["ok", "ok", "account"] + ["failed"] * 5 + ["ok"]
+    tab.check("audit-alice")
+
+
 def test_form_posted_without_its_csrf_token_fails(tab, live_server):
     live_server.init_admin(*ADMIN)
     sign_in(tab, *ADMIN)
@@ -292,3 +352,5 @@ def test_long_addresses_fit_on_a_phone(tab, live_server):
     tab.check("users-long-name")
     tab.open(f"/admin/users/{created['data']['id']}/delete")
     tab.check("user-delete-long-name")
+    tab.open("/admin/audit")
+    tab.check("audit-long-name")

@@ -215,18 +215,9 @@ def test_change_password_keeps_this_session_and_ends_the_others(app, client, sig
     login(client, ADMIN[0], "my brand new password")
 
 
-def test_slots_show_once_their_routes_exist(app, client, user):
-    """The audit part appears by registering its route; the reset parts
-    (issue 3) are registered for real, see tests/test_admin_reset.py."""
-    app.add_url_rule("/admin/audit", "admin.audit", lambda **_: "", methods=["GET"])
+def test_sign_in_links_to_iforgot_and_rows_offer_a_reset_link(app, client, user):
     assert 'href="/iforgot">Forgot your password?</a>' in client.get("/admin/login").text
     sign_in(client, *ADMIN)
     page = client.get("/admin").text
     assert page.count("Send reset link") == 2
     assert f'action="/admin/users/{find(app, USER[0]).id}/reset-link"' in page
-    assert '<a href="/admin/audit">Audit log</a>' in page
-
-
-def test_no_unlock_or_audit_without_their_routes(app, signed_in):
-    page = signed_in.get("/admin").text
-    assert "Unlock" not in page and "Audit log" not in page

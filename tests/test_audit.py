@@ -130,6 +130,25 @@ def test_filter_by_username_finds_a_deleted_users_history(client, admin_headers,
     assert [row["action"] for row in rows] == ["user.delete", "user.create"]
 
 
+def test_filter_by_username_finds_what_that_user_did(client, admin_headers):
+    second = {"username": "second@example.org", "password": "second password 1", "admin": True}
+    client.post("/user", json=second, headers=admin_headers)
+    second_headers = login(client, second["username"], second["password"])
+    client.post("/user", json={"username": USER[0], "password": USER[1]}, headers=second_headers)
+    client.delete("/user", json={"username": second["username"]}, headers=admin_headers)
+
+    rows = audit_rows(client, admin_headers, "?user=Second@Example.org")["data"]
+
+    # Found by the name although the account is gone: the row of USER's
+    # creation names only the actor's id.
+    assert actions(rows) == [
+        ("user.create", "ok", second["username"]),
+        ("login", "ok", second["username"]),
+        ("user.create", "ok", USER[0]),
+        ("user.delete", "ok", second["username"]),
+    ]
+
+
 def test_filters_and_pages(client, admin_headers):
     for _ in range(3):
         client.post("/auth", json={"username": ADMIN[0], "password": "wrong password"})
