@@ -60,3 +60,11 @@ proc_name = os.environ.get("IDM_PROC_NAME", "idm")
 # gunicorn's runtime control socket would default to one path per user, which
 # two instances on one host would fight over; supervisor/systemd control us.
 control_socket_disable = True
+
+
+def post_worker_init(worker):
+    """Start the worker's mail sender at boot rather than at its first request,
+    so mail queued before a restart goes out even while nobody calls."""
+    from idm import sender
+
+    sender.running_sender(worker.wsgi)
