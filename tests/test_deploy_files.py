@@ -3,8 +3,11 @@
 import configparser
 import os
 import runpy
+import types
 
 from conftest import ROOT
+
+from idm import sender
 
 DEPLOY = ROOT / "deploy"
 
@@ -69,3 +72,13 @@ def test_supervisor_and_systemd_run_the_same_service():
     assert service_env == program_env
     # Both wait longer than gunicorn's graceful_timeout before killing.
     assert int(program["stopwaitsecs"]) > 30 and service["TimeoutStopSec"] == "35"
+
+
+def test_each_worker_starts_its_mail_sender_at_boot(monkeypatch, make_app):
+    app = make_app(IDM_MAIL_SENDER_THREAD=True)
+    worker = types.SimpleNamespace(wsgi=app)  # what gunicorn hands the hook
+
+    gunicorn_settings(monkeypatch)["post_worker_init"](worker)
+
+    started = app.extensions.get(sender.EXTENSION_KEY)  # no request has come
+    assert started is not None and started.is_alive()
