@@ -6,6 +6,7 @@ helpers to create users and log in. Every test that uses ``app`` (or
 PostgreSQL database in a throwaway cluster (tests/pg_cluster.py).
 """
 
+import json
 import os
 import re
 import secrets
@@ -177,6 +178,21 @@ def admin_headers(client, admin):
 @pytest.fixture
 def user_headers(client, user):
     return login(client, *user)
+
+
+def http_json(url, method="GET", body=None, token=None, scheme="Bearer"):
+    """(status, headers, JSON body) of one real HTTP request, errors included."""
+    request = urllib.request.Request(url, method=method)
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+        request.data = json.dumps(body).encode()
+    if token:
+        request.add_header("Authorization", f"{scheme} {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, json.loads(error.read() or b"null")
 
 
 def csrf_token(html):

@@ -6,18 +6,15 @@ what the script did. Tests that need no service run without one.
 """
 
 import io
-import json
 import os
 import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import free_port
+from conftest import free_port, http_json
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = str(ROOT / "create_users.py")
@@ -52,17 +49,8 @@ def run_script(*args, env=None, stdin=""):
 
 def api(url, method, path, body=None, token=None):
     """(status, JSON body) of one request to the service."""
-    request = urllib.request.Request(url + path, method=method)
-    if body is not None:
-        request.add_header("Content-Type", "application/json")
-        request.data = json.dumps(body).encode()
-    if token:
-        request.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+    status, _, data = http_json(url + path, method, body, token)
+    return status, data
 
 
 def whoami(url, username, password):

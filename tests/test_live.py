@@ -1,6 +1,5 @@
 """Against a real gunicorn with several workers: races that only processes can show."""
 
-import json
 import os
 import subprocess
 import sys
@@ -13,23 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 from http.cookiejar import CookieJar
 
 import pytest
-from conftest import ROOT, LiveServer, csrf_token, free_port
+from conftest import ROOT, LiveServer, csrf_token, free_port, http_json
 
 pytestmark = pytest.mark.slow
 
 
 def call(url, method="GET", body=None, token=None):
-    request = urllib.request.Request(url, method=method)
-    if body is not None:
-        request.add_header("Content-Type", "application/json")
-        request.data = json.dumps(body).encode()
-    if token:
-        request.add_header("Authorization", "JWT " + token)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+    status, _, data = http_json(url, method, body, token, scheme="JWT")
+    return status, data
 
 
 def test_racing_creates_of_one_username_give_one_user(live_server):

@@ -6,12 +6,8 @@ answered them all. Nothing may be cached per process: whichever worker
 answers must see the logout, the lock, the demotion, the deletion.
 """
 
-import json
-import urllib.error
-import urllib.request
-
 import pytest
-from conftest import ADMIN, USER
+from conftest import ADMIN, USER, http_json
 
 pytestmark = pytest.mark.slow
 REQUESTS = 10
@@ -19,17 +15,7 @@ REQUESTS = 10
 
 def call(server, path, method="GET", body=None, token=None):
     """(status, headers, JSON body) of one request on a fresh connection."""
-    request = urllib.request.Request(server.url + path, method=method)
-    if body is not None:
-        request.add_header("Content-Type", "application/json")
-        request.data = json.dumps(body).encode()
-    if token:
-        request.add_header("Authorization", "JWT " + token)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.headers, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers, json.loads(error.read() or b"null")
+    return http_json(server.url + path, method, body, token, scheme="JWT")
 
 
 def token_for(server, username, password):

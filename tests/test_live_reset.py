@@ -4,7 +4,6 @@ Each process runs its own sender; the outbox claims must keep them from
 ever sending one message twice.
 """
 
-import json
 import os
 import secrets
 import signal
@@ -16,7 +15,7 @@ import urllib.request
 from http.cookiejar import CookieJar
 
 import pytest
-from conftest import FAST_HASH, ROOT, LiveServer, csrf_token
+from conftest import FAST_HASH, ROOT, LiveServer, csrf_token, http_json
 from mailserver import reset_link
 from test_outbox import queue, rows
 
@@ -59,15 +58,8 @@ class Browser:
 
 
 def post_json(url, body, token=None):
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+    status, _, data = http_json(url, "POST", body, token)
+    return status, data
 
 
 def test_reset_through_gunicorn_with_a_sender_thread_per_worker(tmp_path, smtp_server):
