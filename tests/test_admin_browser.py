@@ -13,7 +13,8 @@ import urllib.error
 import urllib.request
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, LiveServer
+from mailserver import reset_link
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +33,7 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 ADMIN = ("root@example.org", "root admin password")
 ALICE = ("alice@example.org", "alice's password 1")
+ALICE_NEW_PASSWORD = "alice's reset password"
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +106,15 @@ class Tab:
 
 
 @pytest.fixture
+def live_server(tmp_path, database_uri, smtp_server):
+    """conftest's gunicorn, but its mail goes to this test's SMTP server."""
+    settings = f"MAIL_SERVER = '127.0.0.1'\nMAIL_PORT = {smtp_server.port}\n"
+    server = LiveServer(tmp_path, database_uri=database_uri, settings=settings)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def tab(browser, live_server):
     tab = Tab(browser, live_server.url)
     yield tab
@@ -136,12 +147,19 @@ def user_row(tab, username):
     return tab.page.locator("tbody tr").filter(has_text=username)
 
 
-def test_first_admin_manages_users(tab):
+def test_first_admin_manages_users(tab, browser, live_server, smtp_server):
     create_first_admin_and_sign_in(tab)
     create_user_after_a_refusal(tab)
     search_for_the_user(tab)
-    # The password reset part adds its step here: "Send reset link", open
-    # the emailed link from the test SMTP server, set a password, POST /auth.
+    link = send_reset_link(tab, smtp_server)
+    # Alice opens the emailed link in her own browser, not the admin's.
+    alice = Tab(browser, live_server.url)
+    try:
+        set_password_from_the_link(alice, link)
+    finally:
+        alice.close()
+    assert api_login(live_server, ALICE[0], ALICE_NEW_PASSWORD) == 200
+    assert api_login(live_server, *ALICE) == 401  # the old password is gone
     grant_and_revoke_admin(tab)
     delete_with_confirmation(tab)
     visit_own_password_page_and_sign_out(tab)
@@ -186,6 +204,35 @@ def search_for_the_user(tab):
     tab.check("users-search")
 
 
+def send_reset_link(tab, smtp_server):
+    """The admin's "Send reset link"; returns the link from the email Alice gets."""
+    tab.click(user_row(tab, ALICE[0]).get_by_role("button", name=f"Send reset link to {ALICE[0]}"))
+    assert f"A password reset link is on its way to {ALICE[0]}." in tab.flashes()
+    assert tab.page.get_by_label("Search by email address").input_value() == "ALICE"  # list kept
+    # The sender thread of the gunicorn worker delivers it; wait for it, up to 30 s.
+    [email] = smtp_server.wait_for(1, seconds=30)
+    assert email["To"] == ALICE[0]
+    link = reset_link(email)
+    assert link.startswith(tab.base_url + "/reset?k=")
+    return link
+
+
+def set_password_from_the_link(tab, link):
+    tab.page.goto(link)
+    assert tab.page.title() == "Choose a new password · IDM"
+    assert tab.page.get_by_label("Account").input_value() == ALICE[0]
+    tab.check("reset")
+    tab.page.get_by_label("New password", exact=True).fill(ALICE_NEW_PASSWORD)
+    tab.page.get_by_label("New password again").fill(ALICE_NEW_PASSWORD)
+    tab.submit("Set new password")
+    assert tab.page.title() == "Password changed · IDM"
+    assert f"The password of {ALICE[0]} is changed." in tab.flashes()[0]
+    tab.check("reset-done")
+    tab.page.goto(link)  # a link works once
+    assert tab.page.get_by_label("New password", exact=True).count() == 0
+    assert tab.page.get_by_role("link", name="Ask for a new link").count() == 1
+
+
 def grant_and_revoke_admin(tab):
     tab.click(user_row(tab, ALICE[0]).get_by_role("button", name=f"Make admin {ALICE[0]}"))
     assert f"{ALICE[0]} is now an admin." in tab.flashes()
@@ -219,6 +266,9 @@ def visit_own_password_page_and_sign_out(tab):
     assert "You are signed out." in tab.flashes()
     tab.open("/admin")
     assert tab.page.url.endswith("/admin/login")
+    tab.click(tab.page.get_by_role("link", name="Forgot your password?"))
+    assert tab.page.title() == "Forgot your password? · IDM"
+    tab.check("iforgot")
 
 
 def test_locked_account_is_unlocked_and_the_audit_log_shows_it(tab, live_server):
