@@ -6,14 +6,11 @@ scrolling and screenshotted at both widths into tests/artifacts/ (git-ignored),
 so a person can look at what the pages show.
 """
 
-import json
 import os
 import re
-import urllib.error
-import urllib.request
 
 import pytest
-from conftest import ROOT, LiveServer
+from conftest import ROOT, LiveServer, http_json
 from mailserver import reset_link
 
 pytestmark = pytest.mark.slow
@@ -122,18 +119,9 @@ def tab(browser, live_server):
 
 
 def call(url, method="GET", body=None, token=None):
-    """A JSON API call, as a script would make it."""
-    request = urllib.request.Request(url, method=method)
-    if body is not None:
-        request.add_header("Content-Type", "application/json")
-        request.data = json.dumps(body).encode()
-    if token:
-        request.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+    """A JSON API call, as a script would make it: (status, JSON body)."""
+    status, _, data = http_json(url, method, body, token)
+    return status, data
 
 
 def sign_in(tab, username, password):
