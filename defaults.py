@@ -41,8 +41,11 @@ WTF_CSRF_SSL_STRICT = False
 # Production: "postgresql+psycopg://idm:secret@localhost/idm".
 SQLALCHEMY_DATABASE_URI = None
 
-# Reconnect transparently after the database closed an idle connection.
-SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+# Extra SQLAlchemy engine options. On PostgreSQL the service adds
+# pool_pre_ping=True unless set here: a pooled connection that the server
+# closed (restart, idle timeout) is replaced before use instead of failing a
+# request. SQLite has no server to lose, so it gets no ping (idm/__init__.py).
+SQLALCHEMY_ENGINE_OPTIONS = {}
 
 # --- Mail (Flask-Mail) ------------------------------------------------------
 

@@ -88,6 +88,22 @@ def load_config(app, test_config):
         os.makedirs(app.instance_path, exist_ok=True)
         path = os.path.join(app.instance_path, "idm.sqlite")
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + path
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
+
+
+def engine_options(config):
+    """The engine options for this database: the one place that decides per backend.
+
+    A server database can close a pooled connection (restart, idle timeout,
+    failover); pool_pre_ping tests each connection with a round trip when it
+    is checked out, so the request gets a fresh one instead of an error. That
+    round trip is worth it there. A SQLite file has no server that could
+    drop the connection, so the ping would be pure cost on every request.
+    """
+    options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"] or {})
+    if not config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        options.setdefault("pool_pre_ping", True)
+    return options
 
 
 def is_development(app):

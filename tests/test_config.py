@@ -192,3 +192,30 @@ def test_development_allows_the_default_secret_key(project, build, mode):
     app = build({mode: True})
 
     assert app.config["SECRET_KEY"] == DEFAULT_KEY
+
+
+@pytest.mark.parametrize(
+    ("uri", "configured", "pre_ping"),
+    [
+        ("sqlite:///x.sqlite", {}, False),  # no server that could drop a connection
+        ("postgresql+psycopg://u@127.0.0.1/d", {}, True),  # replace what the server closed
+        ("postgresql+psycopg://u@127.0.0.1/d", {"pool_pre_ping": False}, False),  # yours wins
+        ("sqlite:///x.sqlite", {"pool_pre_ping": True, "echo": True}, True),
+    ],
+)
+def test_engine_options_ping_server_databases_only(uri, configured, pre_ping):
+    config = {"SQLALCHEMY_DATABASE_URI": uri, "SQLALCHEMY_ENGINE_OPTIONS": configured}
+
+    options = idm.engine_options(config)
+
+    assert options.get("pool_pre_ping", False) is pre_ping
+    assert {k: v for k, v in options.items() if k != "pool_pre_ping"} == {
+        k: v for k, v in configured.items() if k != "pool_pre_ping"
+    }
+
+
+def test_the_engine_uses_the_chosen_options(build):
+    app = build({"TESTING": True})
+
+    with app.app_context():
+        assert db.engine.pool._pre_ping is False  # SQLite

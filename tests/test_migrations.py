@@ -9,11 +9,14 @@ PostgreSQL. After a change to idm/models.py they fail until
 import logging
 import os
 import secrets
+import subprocess
+import sys
 
 import flask_migrate
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from conftest import FAST_HASH, upgrade_schema
+from alembic.script import ScriptDirectory
+from conftest import FAST_HASH, ROOT, upgrade_schema
 from sqlalchemy import inspect, text
 
 from idm import create_app, schema
@@ -139,3 +142,67 @@ def test_start_up_with_the_database_down_still_builds_the_app(caplog, tmp_path):
         app = bare_app(unreachable)
     assert any("database unreachable at start-up" in r.message for r in caplog.records)
     assert app.test_client().get("/status").status_code == 503
+
+
+REVISION = """\"\"\"{name}\"\"\"
+from alembic import op
+
+revision{annotation} = {revision!r}
+down_revision{annotation} = {down!r}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.execute("SELECT 1")
+
+
+def downgrade():
+    op.execute("SELECT 1")
+"""
+
+
+def test_expected_revisions_are_alembics_heads(tmp_path, monkeypatch):
+    """The start-up check reads heads without Alembic; Alembic must agree,
+    for plain and annotated revision files, a branch and a merge."""
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    (tmp_path / "script.py.mako").write_text("")
+    layout = [("base", None, ""), ("left", "base", ""), ("right", "base", ": str")]
+    layout += [("merged", ("left", "right"), ""), ("tip", "merged", ": str | None")]
+    for name, down, annotation in layout:
+        text_ = REVISION.format(name=name, revision=name, down=down, annotation=annotation)
+        (versions / f"{name}.py").write_text(text_)
+    monkeypatch.setattr(schema, "MIGRATIONS", str(tmp_path))
+
+    assert schema.expected_revisions() == {"tip"} == set(ScriptDirectory(str(tmp_path)).get_heads())
+    (versions / "tip.py").unlink()
+    (versions / "other.py").write_text(
+        REVISION.format(name="o", revision="other", down="left", annotation="")
+    )
+    assert schema.expected_revisions() == {"merged", "other"}
+    assert set(ScriptDirectory(str(tmp_path)).get_heads()) == {"merged", "other"}
+
+
+def test_the_shipped_migrations_heads(tmp_path):
+    assert schema.expected_revisions() == set(ScriptDirectory(schema.MIGRATIONS).get_heads())
+
+
+def test_a_worker_does_not_load_alembic(tmp_path):
+    """gunicorn imports app:app and never migrates: Alembic's ~10 MiB stay out."""
+    settings = tmp_path / "settings.py"
+    settings.write_text(
+        f"SECRET_KEY = {secrets.token_hex(32)!r}\n"
+        f"SQLALCHEMY_DATABASE_URI = 'sqlite:///{tmp_path / 'idm.sqlite'}'\n"
+        "IDM_PUBLIC_URL = 'https://idm.example.org'\n"
+    )
+    heavy = ("alembic", "flask_migrate", "mako")
+    probe = f"import sys, app; print(sorted(m for m in sys.modules if m.startswith({heavy})))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLASK_")}
+    env["IDM_SETTINGS"] = str(settings)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
