@@ -67,4 +67,6 @@ def post_worker_init(worker):
     so mail queued before a restart goes out even while nobody calls."""
     from idm import sender
 
-    sender.running_sender(worker.wsgi)
+    # bench/ serves its baseline apps with this file too: only ours has a sender.
+    if "IDM_MAIL_SENDER_THREAD" in getattr(worker.wsgi, "config", {}):
+        sender.running_sender(worker.wsgi)

@@ -6,6 +6,7 @@ import runpy
 import types
 
 from conftest import ROOT
+from flask import Flask
 
 from idm import sender
 
@@ -82,3 +83,12 @@ def test_each_worker_starts_its_mail_sender_at_boot(monkeypatch, make_app):
 
     started = app.extensions.get(sender.EXTENSION_KEY)  # no request has come
     assert started is not None and started.is_alive()
+
+
+def test_the_sender_hook_leaves_other_apps_alone(monkeypatch):
+    """bench/ runs its baseline apps (bare Flask) under this file too."""
+    worker = types.SimpleNamespace(wsgi=Flask("baseline"))
+
+    gunicorn_settings(monkeypatch)["post_worker_init"](worker)  # no KeyError
+
+    assert sender.EXTENSION_KEY not in worker.wsgi.extensions
