@@ -119,7 +119,8 @@ def test_password_change_through_the_api_ends_the_session(client, admin):
     session_ends_with(client, "your password was changed")
 
 
-def test_demotion_ends_the_session(app, client, user):
+def sign_in_and_add_second_admin(client):
+    """Sign in as the first admin and create a second one on the pages."""
     second = ("second@example.org", "second admin password")
     sign_in(client, *ADMIN)
     post_form(
@@ -130,6 +131,11 @@ def test_demotion_ends_the_session(app, client, user):
         password=second[1],
         admin="1",
     )
+    return second
+
+
+def test_demotion_ends_the_session(app, client, user):
+    second = sign_in_and_add_second_admin(client)
     other = app.test_client()
     sign_in(other, *second)
     headers = login(client, *second)
@@ -140,16 +146,7 @@ def test_demotion_ends_the_session(app, client, user):
 
 
 def test_deletion_ends_the_session(app, client, admin):
-    second = ("second@example.org", "second admin password")
-    sign_in(client, *ADMIN)
-    post_form(
-        client,
-        "/admin/users/new",
-        "/admin/users/new",
-        username=second[0],
-        password=second[1],
-        admin="1",
-    )
+    second = sign_in_and_add_second_admin(client)
     headers = login(client, *second)
     assert client.delete("/user", json={"username": ADMIN[0]}, headers=headers).status_code == 204
     session_ends_with(client, "your account was deleted")
