@@ -33,9 +33,13 @@ timeout = 30
 # stopwaitsecs and systemd's TimeoutStopSec are longer still.
 graceful_timeout = 30
 
-# Recycle workers now and then, so slow memory growth can never add up.
-max_requests = 1000
-max_requests_jitter = 100
+# Recycle workers now and then, so slow memory growth can never add up. Not
+# too often: starting a worker (imports and create_app) costs about 0.5 s of
+# CPU, which at 1,000 requests would be a quarter of a busy worker's time.
+# At 50,000 it is under 1 %; at the service's usual rates a worker lives for
+# days (docs/performance.md measured no growth over 100,000 requests).
+max_requests = 50_000
+max_requests_jitter = 5_000
 
 # Believe X-Forwarded-Proto only from our own Nginx. The app itself reads
 # X-Forwarded-For/-Host/-Proto through IDM_PROXY_COUNT; both must agree.
@@ -65,8 +69,10 @@ control_socket_disable = True
 def post_worker_init(worker):
     """Start the worker's mail sender at boot rather than at its first request,
     so mail queued before a restart goes out even while nobody calls."""
+    # bench/ serves its baseline apps with this file too: only ours has a
+    # sender, and theirs must not pay for importing ours.
+    if "IDM_MAIL_SENDER_THREAD" not in getattr(worker.wsgi, "config", {}):
+        return
     from idm import sender
 
-    # bench/ serves its baseline apps with this file too: only ours has a sender.
-    if "IDM_MAIL_SENDER_THREAD" in getattr(worker.wsgi, "config", {}):
-        sender.running_sender(worker.wsgi)
+    sender.running_sender(worker.wsgi)

@@ -3,6 +3,8 @@
 import configparser
 import os
 import runpy
+import subprocess
+import sys
 import types
 
 from conftest import ROOT
@@ -92,3 +94,17 @@ def test_the_sender_hook_leaves_other_apps_alone(monkeypatch):
     gunicorn_settings(monkeypatch)["post_worker_init"](worker)  # no KeyError
 
     assert sender.EXTENSION_KEY not in worker.wsgi.extensions
+
+
+def test_the_sender_hook_imports_nothing_of_ours_for_other_apps():
+    """A baseline's worker must not carry the service's imports (memory, boot time)."""
+    script = (
+        "import runpy, sys, types\n"
+        "from flask import Flask\n"
+        f"hook = runpy.run_path({str(DEPLOY / 'gunicorn.conf.py')!r})['post_worker_init']\n"
+        "hook(types.SimpleNamespace(wsgi=Flask('baseline')))\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in ('idm', 'sqlalchemy')))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
