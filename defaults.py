@@ -70,7 +70,8 @@ IDM_PASSWORD_HASH_METHOD = "scrypt"
 
 # --- Access tokens (JWT) ----------------------------------------------------
 
-# Verification is pinned to this one algorithm (HMAC with SECRET_KEY).
+# Tokens are signed and verified with this one algorithm, HMAC with SECRET_KEY:
+# HS256, HS384 or HS512.
 IDM_JWT_ALGORITHM = "HS256"
 IDM_JWT_ISSUER = "idm"
 IDM_JWT_AUDIENCE = "idm"

@@ -117,11 +117,17 @@ def default_setting(name):
 
 
 def check_config(app):
+    from . import tokens
+
     public_url = app.config["IDM_PUBLIC_URL"]
     if public_url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", public_url):
         raise ConfigError(
             f"IDM_PUBLIC_URL must look like https://idm.example.org[/prefix], not {public_url!r}"
         )
+    algorithm = app.config["IDM_JWT_ALGORITHM"]
+    if algorithm not in tokens.HMAC_ALGORITHMS:
+        choices = ", ".join(tokens.HMAC_ALGORITHMS)
+        raise ConfigError(f"IDM_JWT_ALGORITHM must be one of {choices}, not {algorithm!r}")
     if is_development(app):
         return
     if app.config["SECRET_KEY"] in (None, "", default_setting("SECRET_KEY")):

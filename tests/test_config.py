@@ -219,3 +219,9 @@ def test_the_engine_uses_the_chosen_options(build):
 
     with app.app_context():
         assert db.engine.pool._pre_ping is False  # SQLite
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "none", "hs256", ""])
+def test_only_hmac_algorithms_can_sign_tokens(make_app, algorithm):
+    with pytest.raises(ConfigError, match="IDM_JWT_ALGORITHM must be one of HS256, HS384, HS512"):
+        make_app(IDM_JWT_ALGORITHM=algorithm)

@@ -175,3 +175,101 @@ def test_a_token_is_bound_to_the_secret_key(ctx, user, make_app):
 
     with make_app(SECRET_KEY="a different deployment's own secret key").app_context():
         refused(token, "signature")
+
+
+# --- Held to PyJWT: idm/tokens.py writes its own JWS code (see its docstring) ---
+
+
+def pyjwt_claims(app, token):
+    """What PyJWT makes of *token*, verifying it as strictly as the service does."""
+    return jwt.decode(
+        token,
+        app.config["SECRET_KEY"],
+        algorithms=[app.config["IDM_JWT_ALGORITHM"]],
+        audience=app.config["IDM_JWT_AUDIENCE"],
+        issuer=app.config["IDM_JWT_ISSUER"],
+        options={"require": ["iss", "aud", "sub", "iat", "exp", "jti"]},
+    )
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])
+def test_pyjwt_and_the_service_read_each_others_tokens(make_app, algorithm):
+    app = make_app(IDM_JWT_ALGORITHM=algorithm)
+    with app.app_context():
+        user = User(id="4b0c9f0e-0000-4000-8000-000000000001", username="x@example.org")
+        ours, _ = issue_access_token(user)
+        claims = valid_claims(app, user)
+        theirs = jwt.encode(claims, app.config["SECRET_KEY"], algorithm)
+
+        assert pyjwt_claims(app, ours) == decode_access_token(ours)
+        assert jwt.get_unverified_header(ours) == {"alg": algorithm, "typ": "JWT"}
+        assert decode_access_token(theirs) == claims
+
+
+def other_low_bits(signature):
+    """The same signature bytes spelled differently: the last character of 43
+    carries 4 unused bits, which a lenient decoder ignores."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    index = alphabet.index(signature[-1])
+    return signature[:-1] + alphabet[index ^ 1]
+
+
+MANGLED = {
+    "non-canonical signature": lambda h, p, s: f"{h}.{p}.{other_low_bits(s)}",
+    "reversed signature": lambda h, p, s: f"{h}.{p}.{s[::-1]}",
+    "no signature": lambda h, p, s: f"{h}.{p}.",
+    "four segments": lambda h, p, s: f"{h}.{p}.{s}.{s}",
+    "two segments": lambda h, p, s: f"{h}.{p}",
+    "space inside": lambda h, p, s: f"{h}.{p} .{s}",
+    "standard base64": lambda h, p, s: f"{h}.{p}.{s.replace('_', '/').replace('-', '+')}+",
+    "non-ASCII": lambda h, p, s: f"{h}.{p}.{s}é",
+    "too long": lambda h, p, s: f"{h}.{p}.{s}{'A' * 4096}",
+}
+
+
+@pytest.mark.parametrize("how", MANGLED)
+def test_a_mangled_token_is_refused_by_both(ctx, user, how):
+    token, _ = issue_access_token(user)
+    assert pyjwt_claims(ctx, token) == decode_access_token(token)
+    variant = MANGLED[how](*token.split("."))
+
+    with pytest.raises(jwt.InvalidTokenError):
+        pyjwt_claims(ctx, variant)
+    refused(variant)
+
+
+def test_padding_is_refused_although_pyjwt_allows_it(ctx, user):
+    # Some issuers pad; the service's tokens never are, so a padded one is not ours.
+    token, _ = issue_access_token(user)
+
+    refused(token + "=", "malformed")
+
+
+@pytest.mark.parametrize(
+    ("header", "claims_override", "reason"),
+    [
+        ({"alg": "HS256", "crit": ["exp"]}, {}, "malformed"),
+        ({"alg": "HS256", "b64": False, "crit": ["b64"]}, {}, "malformed"),
+        ({"alg": "HS256"}, {"exp": float("nan")}, "malformed"),
+        ({"alg": "HS256"}, {"exp": float("inf")}, "malformed"),
+        ({"alg": "HS256"}, {"sub": 42}, "sub must be a string"),
+        ({"alg": "HS256"}, {"jti": ["a"]}, "jti must be a string"),
+    ],
+)
+def test_signed_but_unacceptable_tokens_are_refused(ctx, user, header, claims_override, reason):
+    # Correctly signed with the service's key: only the content is wrong.
+    claims = dict(valid_claims(ctx, user), **claims_override)
+    refused(hand_made(header, claims, ctx.config["SECRET_KEY"]), reason)
+
+
+@pytest.mark.parametrize("segment", ["W10", "Im5vIg", "bnVsbA", "W1tbW1tbW1tbXV1dXV1dXV1d"])
+def test_segments_that_are_not_json_objects_are_refused(ctx, segment):
+    # [] / "no" / null / deep arrays, as the header.
+    refused(f"{segment}.e30.AAAA", "malformed")
+
+
+def test_a_deeply_nested_header_is_refused_not_a_crash(ctx):
+    # Deeper than Python's recursion limit, short enough to be parsed at all.
+    deep = b64(b"[" * 1400 + b"]" * 1400)
+    assert len(deep) < 4000
+    refused(f"{deep}.e30.AAAA", "malformed")
