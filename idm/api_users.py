@@ -106,10 +106,9 @@ def index():
 
 
 def self_or_admin(user_id):
-    caller = g.user
-    if caller.id != user_id and not caller.admin:
+    if g.user.id != user_id and not g.user.admin:
         raise Forbidden("you may only see and change your own account")
-    return caller if caller.id == user_id else users.find_user(user_id)
+    return users.find_user(user_id)
 
 
 def int_arg(name, default, minimum, maximum=None):

@@ -3,7 +3,9 @@
 401 answers "who are you?", 403 answers "you may not" (Flask-Security's split).
 """
 
+import dataclasses
 import functools
+from datetime import datetime
 
 from flask import g, request
 from flask_wtf.csrf import CSRFProtect
@@ -18,11 +20,37 @@ csrf = CSRFProtect()
 # Flask-JWT clients send "JWT <token>"; OAuth 2.0 clients send "Bearer <token>".
 TOKEN_SCHEMES = {"bearer", "jwt"}
 
-# The one query of every authenticated request, built once: the user's row
-# (admin, tokens_valid_after) and whether this token was logged out, both by
-# primary key. Building the statement per request cost more than running it.
-USER_AND_REVOCATION = select(
-    User, exists().where(RevokedToken.jti == bindparam("jti")).label("logged_out")
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Caller:
+    """The user who sent the token, as their row reads during this request.
+
+    The JSON API's ``g.user``: enough to decide access and answer /user/me,
+    and read-only. A view that changes the caller's account loads the
+    ``User`` through the service layer (``users.find_user``), as it would
+    any other account. (Admin pages set ``g.user`` to the ``User`` itself.)
+    """
+
+    id: str
+    username: str
+    admin: bool
+    created: datetime
+    changed: datetime | None
+    last_login: datetime | None
+    tokens_valid_after: datetime | None
+
+    to_json = User.to_json  # the same allow-list as every user's JSON
+
+
+# The one query of every authenticated request, built once: the caller's row
+# (less the password hash) and whether this token was logged out, both by
+# primary key. It runs on a Core connection and fills a Caller, not on the
+# ORM session into a User: the session's transaction and unit of work, and
+# the instrumented User, cost three times the query itself
+# (docs/performance.md), on the path of every request.
+CALLER_AND_REVOCATION = select(
+    *(User.__table__.c[field.name] for field in dataclasses.fields(Caller)),
+    exists().where(RevokedToken.jti == bindparam("jti")).label("logged_out"),
 ).where(User.id == bindparam("sub"))
 
 
@@ -50,10 +78,10 @@ def bearer_token():
 
 
 def authenticate_request():
-    """Set ``g.user`` and ``g.claims`` from a valid token or raise 401.
+    """Set ``g.user`` (a Caller) and ``g.claims`` from a valid token or raise 401.
 
     The token's signature is checked first, then ONE query (primary keys
-    only) loads the user and says whether the token was logged out; the row
+    only) reads the user and says whether the token was logged out; the row
     tells whether the token predates the user's last password change or
     logout of all tokens. Admin rights come from that row, never the token.
     Nothing is cached between requests, so every worker sees every change.
@@ -66,12 +94,14 @@ def authenticate_request():
     except InvalidToken as error:
         raise AuthenticationRequired(str(error), token_sent=True) from None
     parameters = {"sub": claims["sub"], "jti": claims["jti"]}
-    row = db.session.execute(USER_AND_REVOCATION, parameters).first()
+    with db.engine.connect() as connection:
+        row = connection.execute(CALLER_AND_REVOCATION, parameters).first()
     if row is None:
         raise AuthenticationRequired("token's user no longer exists", token_sent=True)
-    user, logged_out = row
+    *columns, logged_out = row
     if logged_out:
         raise AuthenticationRequired("token was logged out", token_sent=True)
+    user = Caller(*columns)
     valid_after = user.tokens_valid_after
     if valid_after is not None and claims["iat"] < valid_after.timestamp():
         raise AuthenticationRequired("token was revoked", token_sent=True)

@@ -8,10 +8,10 @@ checked per request by auth.py, so they hold on every worker and host at once.
 
 from datetime import UTC, datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from . import clock
-from .models import RevokedToken, db
+from .models import RevokedToken, User, db
 
 
 def revoke_token(claims):
@@ -28,8 +28,13 @@ def revoke_token(claims):
 
 
 def revoke_all_tokens(user):
-    """Every token issued to *user* until now is refused from now on."""
-    user.tokens_valid_after = clock.now()
+    """Every token issued to *user* until now is refused from now on.
+
+    *user* is a User or auth.Caller: an UPDATE by id serves both, and also
+    updates a User that the session holds.
+    """
+    statement = update(User).where(User.id == user.id).values(tokens_valid_after=clock.now())
+    db.session.execute(statement)
 
 
 def prune_revoked_tokens():
