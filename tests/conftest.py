@@ -39,9 +39,12 @@ USER = ("user@example.org", "user password 1")
 FAST_HASH = "pbkdf2:sha256:1"
 
 
-@event.listens_for(Engine, "connect", insert=True)
+@event.listens_for(Engine, "connect")
 def skip_fsync(dbapi_connection, _record):
-    """Tests throw their databases away: no need to wait for the disk on each commit."""
+    """Tests throw their databases away: no need to wait for the disk on each commit.
+
+    Registered after idm.models.tune_sqlite (imported above), so it runs last and wins.
+    """
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.execute("PRAGMA synchronous=OFF")
 
