@@ -142,15 +142,18 @@ def lock_admins():
 
 
 def delete_user(user):
+    # Read before the rollback below expires *user*: reloading it then would
+    # raise, not answer 404, when a racing request has deleted the row.
+    user_id = user.id
     lock_admins()
     statement = (
         delete(User)
-        .where(User.id == user.id, ~User.admin | another_admin_exists(user.id))
+        .where(User.id == user_id, ~User.admin | another_admin_exists(user_id))
         .execution_options(synchronize_session=False)
     )
     if db.session.execute(statement).rowcount == 0:
         db.session.rollback()
-        if db.session.get(User, user.id) is None:
+        if db.session.get(User, user_id) is None:
             raise NotFound("no such user")
         raise Conflict(LAST_ADMIN)
     audit.record("user.delete", target=user)
