@@ -14,6 +14,12 @@ SQL alike, which no counter kept in Python could promise.
   does not lock it either. ``TRUNCATE`` fires no delete trigger; its own
   trigger sets the count to 0.
 
+Bulk loads on PostgreSQL should therefore be multi-row statements
+(``INSERT … VALUES (…), (…)``, ``INSERT … SELECT``, ``COPY``): a loader that
+sends one INSERT per row, as psycopg's executemany does, updates the counter
+once per row, and updating one row again and again in one transaction costs
+more each time (100,000 such INSERTs: 105 s instead of 4; bench/seed.py).
+
 The price: the counter row is locked from a user's insert or delete until
 that transaction ends, so on PostgreSQL concurrent creations and deletions
 of users commit one after the other. No deadlock with ``users.lock_admins``:
