@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import (
+    CheckConstraint,
     DateTime,
     Engine,
     ForeignKey,
@@ -21,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import clock
+from . import clock, user_count
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,24 @@ class User(db.Model):
             "changed": iso(self.changed),
             "last_login": iso(self.last_login),
         }
+
+
+class UserCount(db.Model):
+    """The number of rows in ``users``, in its one row (id 1).
+
+    Kept by database triggers on ``users`` (user_count.py says why and how),
+    never written by the service, so that ``GET /users`` reads its exact
+    ``total`` by primary key instead of counting every row.
+    """
+
+    __tablename__ = "user_count"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    n: Mapped[int]
+
+
+user_count.attach(UserCount.__table__, User.__table__)
 
 
 class Setup(db.Model):

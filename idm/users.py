@@ -14,7 +14,7 @@ from werkzeug.exceptions import Conflict, Forbidden, NotFound
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import audit, clock, lockout
-from .models import ResetToken, Setup, User, admin_exists, db, new_id
+from .models import ResetToken, Setup, User, UserCount, admin_exists, db, new_id
 from .validation import check_password, normalize_username
 
 LAST_ADMIN = "cannot remove the last admin; make another user admin first"
@@ -142,15 +142,18 @@ def lock_admins():
 
 
 def delete_user(user):
+    # Read before the rollback below expires *user*: reloading it then would
+    # raise, not answer 404, when a racing request has deleted the row.
+    user_id = user.id
     lock_admins()
     statement = (
         delete(User)
-        .where(User.id == user.id, ~User.admin | another_admin_exists(user.id))
+        .where(User.id == user_id, ~User.admin | another_admin_exists(user_id))
         .execution_options(synchronize_session=False)
     )
     if db.session.execute(statement).rowcount == 0:
         db.session.rollback()
-        if db.session.get(User, user.id) is None:
+        if db.session.get(User, user_id) is None:
             raise NotFound("no such user")
         raise Conflict(LAST_ADMIN)
     audit.record("user.delete", target=user)
@@ -222,9 +225,24 @@ def list_users(offset, perpage, search=None):
     if search:
         pattern = "%" + escape_like(search.strip().lower()) + "%"
         query = query.where(User.username.like(pattern, escape="\\"))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+        # LIKE '%text%' can use no B-tree index: counting the matches reads
+        # every username whatever is done, so it is done plainly.
+        total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    else:
+        total = user_count()
     page = db.session.scalars(query.order_by(User.username).offset(offset).limit(perpage))
     return list(page), total
+
+
+def user_count():
+    """How many users exist, read from the row the triggers keep (models.UserCount).
+
+    Not ``count(*)``: on PostgreSQL that scans the whole table (13 ms at
+    100,000 users, and growing), this is one primary-key read. The row is
+    part of the schema like a table: without it this raises, as a missing
+    table would, rather than answer a wrong total.
+    """
+    return db.session.execute(select(UserCount.n).where(UserCount.id == 1)).scalar_one()
 
 
 def usernames(user_ids):

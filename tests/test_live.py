@@ -1,6 +1,7 @@
 """Against a real gunicorn with several workers: races that only processes can show."""
 
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -13,6 +14,7 @@ from http.cookiejar import CookieJar
 
 import pytest
 from conftest import ROOT, LiveServer, csrf_token, free_port, http_json
+from sqlalchemy import create_engine, text
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +43,54 @@ def test_racing_creates_of_one_username_give_one_user(live_server):
     assert statuses == [201] + [409] * 15
     _, listing = call(live_server.url + "/users?search=twin", token=token)
     assert listing["total"] == 1
+
+
+@pytest.fixture
+def four_workers_on(tmp_path, database_uri):
+    """gunicorn with four workers on this test's SQLite or PostgreSQL database."""
+    server = LiveServer(tmp_path, workers=4, database_uri=database_uri)
+    yield server
+    server.stop()
+
+
+def test_racing_creates_and_deletes_keep_the_count_right(four_workers_on, database_uri):
+    """Creates (one name sixteen times), deletes (each user twice) and admin
+    deletes (lock_admins, then the counter row) at once: no deadlock, no
+    500, and the counter the triggers keep equals count(*) afterwards."""
+    live_server = four_workers_on
+    live_server.init_admin("admin@example.org", "admin password 1")
+    _, body = call(
+        live_server.url + "/auth",
+        "POST",
+        {"username": "admin@example.org", "password": "admin password 1"},
+    )
+    token = body["access_token"]
+    password = "racing password 1"
+    doomed = [f"doomed{i}@example.org" for i in range(6)]
+    bosses = [f"boss{i}@example.org" for i in range(2)]
+    for name in doomed + bosses:
+        new = {"username": name, "password": password, "admin": name in bosses}
+        assert call(live_server.url + "/user", "POST", new, token)[0] == 201
+
+    jobs = [("POST", {"username": "twin@example.org", "password": password})] * 16
+    jobs += [("POST", {"username": f"new{i}@example.org", "password": password}) for i in range(12)]
+    jobs += [("DELETE", {"username": name}) for name in doomed * 2 + bosses]
+    random.Random(1).shuffle(jobs)
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(
+            pool.map(lambda job: call(live_server.url + "/user", job[0], job[1], token)[0], jobs)
+        )
+
+    expected = [201] * 13 + [409] * 15 + [204] * 8 + [404] * 6
+    assert sorted(statuses) == sorted(expected), list(zip(jobs, statuses, strict=True))
+    _, listing = call(live_server.url + "/users", token=token)
+    assert listing["total"] == 1 + 1 + 12  # the admin, the twin, the new ones
+    engine = create_engine(database_uri)
+    with engine.connect() as connection:
+        counted = connection.scalar(text("SELECT n FROM user_count"))
+        rows = connection.scalar(text("SELECT count(*) FROM users"))
+    engine.dispose()
+    assert counted == rows == 14
 
 
 def init_request(url, username, password="racing admin password"):

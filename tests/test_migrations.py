@@ -11,16 +11,18 @@ import os
 import secrets
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import flask_migrate
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from alembic.script import ScriptDirectory
 from conftest import FAST_HASH, ROOT, upgrade_schema
 from sqlalchemy import inspect, text
 
 from idm import create_app, schema
-from idm.models import db
+from idm.models import db, new_id
 
 
 def bare_app(database_uri):
@@ -206,3 +208,110 @@ def test_a_worker_does_not_load_alembic(tmp_path):
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# The user_count triggers (idm/user_count.py). Autogenerate compares no
+# triggers, so these tests compare them: present at head, the same SQL as
+# db.create_all() makes, and gone after a downgrade.
+INITIAL = "a334d3494b43"
+COUNT_TRIGGERS = {
+    "sqlite": {"user_count_insert", "user_count_delete"},
+    "postgresql": {"user_count_insert", "user_count_delete", "user_count_truncate"},
+}
+
+
+def count_triggers():
+    """{trigger name: its SQL, and its function's body on PostgreSQL}, whitespace folded."""
+    if db.engine.dialect.name == "sqlite":
+        query = "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'users'"
+    else:
+        query = (
+            "SELECT t.tgname, pg_get_triggerdef(t.oid) || ' ' || p.prosrc"
+            " FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid"
+            " WHERE t.tgrelid = 'users'::regclass AND NOT t.tgisinternal"
+        )
+    with db.engine.connect() as connection:
+        rows = connection.execute(text(query)).all()
+    return {name: " ".join(sql.split()) for name, sql in rows}
+
+
+def counter_and_rows():
+    with db.engine.connect() as connection:
+        counted = connection.scalar(text("SELECT n FROM user_count WHERE id = 1"))
+        return counted, connection.scalar(text("SELECT count(*) FROM users"))
+
+
+def insert_user_rows(names):
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = [{"id": new_id(), "name": name, "now": now} for name in names]
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (id, username, password_hash, admin, created, changed)"
+                " VALUES (:id, :name, 'x', false, :now, :now)"
+            ),
+            rows,
+        )
+
+
+def test_upgrade_to_head_counts_existing_users_and_keeps_counting(database_uri):
+    """Users made before the counter are counted; later ones by the triggers."""
+    app = bare_app(database_uri)
+    with app.app_context():
+        flask_migrate.upgrade(revision=INITIAL)
+        insert_user_rows(["early1@example.org", "early2@example.org", "early3@example.org"])
+
+        flask_migrate.upgrade()
+
+        assert set(count_triggers()) == COUNT_TRIGGERS[db.engine.dialect.name]
+        assert counter_and_rows() == (3, 3)
+        insert_user_rows(["late@example.org"])
+        with db.engine.begin() as connection:
+            connection.execute(text("DELETE FROM users WHERE username LIKE 'early%'"))
+        assert counter_and_rows() == (1, 1)
+        db.engine.dispose()
+
+
+def test_migrations_and_models_make_the_same_triggers(database_uri):
+    app = bare_app(database_uri)
+    with app.app_context():
+        flask_migrate.upgrade()
+        from_migrations = count_triggers()
+        flask_migrate.downgrade(revision="base")
+
+        db.create_all()
+
+        assert count_triggers() == from_migrations
+        assert counter_and_rows() == (0, 0)
+        db.engine.dispose()
+
+
+def test_downgrade_removes_the_counter_and_its_triggers(database_uri):
+    app = bare_app(database_uri)
+    with app.app_context():
+        flask_migrate.upgrade()
+        flask_migrate.downgrade(revision=INITIAL)
+
+        assert "user_count" not in table_names()
+        assert count_triggers() == {}
+        insert_user_rows(["after@example.org"])  # no trigger left that needs the table
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.connect() as connection:
+                functions = "SELECT count(*) FROM pg_proc WHERE proname LIKE 'user_count%'"
+                assert connection.scalar(text(functions)) == 0
+        db.engine.dispose()
+
+
+def test_a_batch_rebuild_of_users_drops_the_triggers_on_sqlite(tmp_path):
+    """Why migrations/README warns: SQLite's copy-and-move loses the triggers,
+    and count_triggers(), which the head test above relies on, notices."""
+    app = bare_app(f"sqlite:///{tmp_path / 'idm.sqlite'}")
+    with app.app_context():
+        flask_migrate.upgrade()
+        with db.engine.begin() as connection:
+            operations = Operations(MigrationContext.configure(connection))
+            with operations.batch_alter_table("users", recreate="always"):
+                pass
+
+        assert count_triggers() == {}
+        db.engine.dispose()

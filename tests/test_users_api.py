@@ -2,6 +2,11 @@
 
 import pytest
 from conftest import ADMIN, USER, assert_user, json_error, login
+from sqlalchemy import delete
+from werkzeug.exceptions import NotFound
+
+from idm import users
+from idm.models import User, db
 
 NEW = {"username": "New.Person@Example.org", "password": "new person's password"}
 
@@ -147,6 +152,18 @@ def test_delete_by_username_unknown(client, admin_headers):
     )
 
     assert "no user nobody@example.org" in json_error(response, 404)
+
+
+def test_delete_of_a_user_deleted_meanwhile_is_not_found(app, user):
+    """Two deletes of one user race: the second finds the user, then deletes no
+    row, because the first one's delete committed in between. 404, not a 500."""
+    with app.app_context():
+        found = users.find_by_username(USER[0])
+        with db.engine.begin() as first:
+            first.execute(delete(User).where(User.username == USER[0]))
+
+        with pytest.raises(NotFound, match="no such user"):
+            users.delete_user(found)
 
 
 def test_delete_by_username_refuses_the_last_admin(client, admin_headers):
