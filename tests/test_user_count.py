@@ -129,14 +129,16 @@ def test_only_one_counter_row_can_exist(app):
         assert counter_and_rows(app) == (0, 0)
 
 
-def postgresql_only(app):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL only")
+# These two are about PostgreSQL's statement triggers; SQLite has row triggers.
+postgresql_only = pytest.mark.parametrize(
+    "database_uri", [pytest.param("postgresql", marks=pytest.mark.postgresql)], indirect=True
+)
 
 
+@postgresql_only
 def test_truncate_counts_zero(app, client):
     with app.app_context():
-        postgresql_only(app)
+        assert db.engine.dialect.name == "postgresql"
         insert_users(50, "not a real hash")
         with db.engine.begin() as connection:
             connection.execute(text("TRUNCATE users CASCADE"))
@@ -144,12 +146,13 @@ def test_truncate_counts_zero(app, client):
     assert counter_and_rows(app) == (0, 0)
 
 
+@postgresql_only
 def test_a_statement_that_changes_no_user_does_not_lock_the_counter(app):
     """Statement triggers fire for zero rows too (a refused last-admin delete,
     an INSERT … ON CONFLICT DO NOTHING): they must not hold the counter row,
     or every user creation would wait for that transaction to end."""
     with app.app_context():
-        postgresql_only(app)
+        assert db.engine.dialect.name == "postgresql"
         idle = db.engine.connect()
         idle.begin()
         idle.execute(delete(User).where(User.username == "nobody@example.org"))
