@@ -2,14 +2,12 @@
 
 Requests never talk SMTP: they ``compose`` a letter and put it in the
 outbox (outbox.py) in their own transaction; ``send_queued`` (run by
-sender.py) delivers it later with Flask-Mail.
+sender.py) delivers it later over SMTP (smtp.py).
 """
 
 import logging
-import smtplib
 from typing import NamedTuple
 
-import flask_mail
 from flask import current_app, render_template
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -17,7 +15,6 @@ from . import outbox
 from .models import db
 
 log = logging.getLogger(__name__)
-extension = flask_mail.Mail()
 
 
 class Letter(NamedTuple):
@@ -27,7 +24,6 @@ class Letter(NamedTuple):
 
 
 def init_app(app):
-    extension.init_app(app)
     if not app.config["MAIL_SERVER"] and not (app.debug or app.testing):
         log.warning("MAIL_SERVER is not set: emails (reset links!) go to this log, not to people")
 
@@ -67,34 +63,9 @@ def deliver(message):
             message.text_body,
         )
         return
-    email = flask_mail.Message(
-        subject=message.subject,
-        recipients=[message.recipient],
-        body=message.text_body,
-        html=message.html_body,
-        sender=config["MAIL_DEFAULT_SENDER"],
-    )
-    with TimedConnection(current_app.extensions["mail"]) as connection:
-        connection.send(email)
+    from . import smtp  # Flask-Mail: only in a process that delivers (smtp.py)
 
-
-class TimedConnection(flask_mail.Connection):
-    """Flask-Mail's connection, but with a timeout on every network operation.
-
-    Flask-Mail opens its socket without one, so a server that accepts the
-    connection and then says nothing would hold the sender for ever.
-    """
-
-    def configure_host(self):
-        settings = self.mail
-        timeout = current_app.config["IDM_MAIL_TIMEOUT"]
-        smtp_class = smtplib.SMTP_SSL if settings.use_ssl else smtplib.SMTP
-        host = smtp_class(settings.server, settings.port, timeout=timeout)
-        if settings.use_tls:
-            host.starttls()
-        if settings.username and settings.password:
-            host.login(settings.username, settings.password)
-        return host
+    smtp.send(message)
 
 
 def problem():

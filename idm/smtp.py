@@ -1,0 +1,51 @@
+"""Delivery over SMTP with Flask-Mail: the one module that imports it.
+
+mail.deliver imports this module on the first delivery to a server, not at
+start-up: Flask-Mail brings smtplib and the email.mime package (about
+0.9 MiB per process), which a worker that never sends mail does not need.
+"""
+
+import smtplib
+
+import flask_mail
+from flask import current_app
+
+extension = flask_mail.Mail()
+
+
+def send(message):
+    """Send one outbox row to MAIL_SERVER; raises on any SMTP or network error."""
+    app = current_app._get_current_object()
+    if "mail" not in app.extensions:
+        # Flask-Mail reads its settings from here while it sends. Two threads
+        # may both register: each stores the same settings, read from config.
+        extension.init_app(app)
+    config = app.config
+    email = flask_mail.Message(
+        subject=message.subject,
+        recipients=[message.recipient],
+        body=message.text_body,
+        html=message.html_body,
+        sender=config["MAIL_DEFAULT_SENDER"],
+    )
+    with TimedConnection(app.extensions["mail"]) as connection:
+        connection.send(email)
+
+
+class TimedConnection(flask_mail.Connection):
+    """Flask-Mail's connection, but with a timeout on every network operation.
+
+    Flask-Mail opens its socket without one, so a server that accepts the
+    connection and then says nothing would hold the sender for ever.
+    """
+
+    def configure_host(self):
+        settings = self.mail
+        timeout = current_app.config["IDM_MAIL_TIMEOUT"]
+        smtp_class = smtplib.SMTP_SSL if settings.use_ssl else smtplib.SMTP
+        host = smtp_class(settings.server, settings.port, timeout=timeout)
+        if settings.use_tls:
+            host.starttls()
+        if settings.username and settings.password:
+            host.login(settings.username, settings.password)
+        return host
