@@ -1,7 +1,6 @@
 """Tables of the service. Business rules live in users.py, not here."""
 
 import logging
-import sqlite3
 import uuid
 from datetime import UTC, datetime
 
@@ -167,7 +166,9 @@ def admin_exists():
 @event.listens_for(Engine, "connect")
 def tune_sqlite(dbapi_connection, _record):
     """WAL lets readers work while one worker writes; wait for locks, don't fail."""
-    if isinstance(dbapi_connection, sqlite3.Connection):
+    # By module name: importing sqlite3 to ask would load it (0.9 MiB) into
+    # PostgreSQL workers too.
+    if type(dbapi_connection).__module__ == "sqlite3":
         cursor = dbapi_connection.cursor()
         # The timeout first: switching to WAL takes a lock, and a worker that
         # starts while another creates the schema must wait for it, not fail.

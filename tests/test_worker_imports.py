@@ -49,3 +49,12 @@ def test_a_worker_loads_flask_mail_only_to_deliver(tmp_path, database_uri):
     delivery (idm/smtp.py); a worker with nothing to send never needs them."""
     heavy = ("flask_mail", "smtplib", "email.mime", "idm.smtp")
     assert worker_modules(tmp_path, database_uri, *heavy) == "[]"
+
+
+def test_a_postgresql_worker_does_not_load_sqlite(tmp_path, database_uri):
+    """idm.models tunes SQLite connections without importing sqlite3 (0.9 MiB)."""
+    loaded = worker_modules(tmp_path, database_uri, "sqlite3", "_sqlite3")
+    if database_uri.startswith("sqlite"):
+        assert loaded == "['_sqlite3', 'sqlite3', 'sqlite3.dbapi2']"  # the probe can see it
+    else:
+        assert loaded == "[]"
