@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from http.cookiejar import CookieJar
 
 import pytest
-from conftest import ROOT, LiveServer, csrf_token, free_port, http_json
+from conftest import ADMIN, ROOT, LiveServer, csrf_token, free_port, http_json
 from sqlalchemy import create_engine, text
 
 pytestmark = pytest.mark.slow
@@ -24,14 +24,17 @@ def call(url, method="GET", body=None, token=None):
     return status, data
 
 
+def first_admin_token(live_server):
+    """Make the first admin through /init and log in: the admin's token."""
+    live_server.init_admin(*ADMIN)
+    credentials = {"username": ADMIN[0], "password": ADMIN[1]}
+    status, body = call(live_server.url + "/auth", "POST", credentials)
+    assert status == 200, body
+    return body["access_token"]
+
+
 def test_racing_creates_of_one_username_give_one_user(live_server):
-    live_server.init_admin("admin@example.org", "admin password 1")
-    _, body = call(
-        live_server.url + "/auth",
-        "POST",
-        {"username": "admin@example.org", "password": "admin password 1"},
-    )
-    token = body["access_token"]
+    token = first_admin_token(live_server)
     new = {"username": "twin@example.org", "password": "twin password 1"}
 
     with ThreadPoolExecutor(8) as pool:
@@ -58,13 +61,7 @@ def test_racing_creates_and_deletes_keep_the_count_right(four_workers_on, databa
     deletes (lock_admins, then the counter row) at once: no deadlock, no
     500, and the counter the triggers keep equals count(*) afterwards."""
     live_server = four_workers_on
-    live_server.init_admin("admin@example.org", "admin password 1")
-    _, body = call(
-        live_server.url + "/auth",
-        "POST",
-        {"username": "admin@example.org", "password": "admin password 1"},
-    )
-    token = body["access_token"]
+    token = first_admin_token(live_server)
     password = "racing password 1"
     doomed = [f"doomed{i}@example.org" for i in range(6)]
     bosses = [f"boss{i}@example.org" for i in range(2)]
