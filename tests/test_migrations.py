@@ -33,6 +33,7 @@ def bare_app(database_uri):
             "SECRET_KEY": "test-" + secrets.token_hex(16),
             "SQLALCHEMY_DATABASE_URI": database_uri,
             "IDM_PASSWORD_HASH_METHOD": FAST_HASH,
+            "IDM_MAIL_SENDER_THREAD": False,
         }
     )
 
