@@ -37,7 +37,7 @@ graceful_timeout = 30
 # too often: starting a worker (imports and create_app) costs about 0.5 s of
 # CPU, which at 1,000 requests would be a quarter of a busy worker's time.
 # At 50,000 it is under 1 %; at the service's usual rates a worker lives for
-# days (docs/performance.md measured no growth over 100,000 requests).
+# days (docs/performance.md measured no growth over about 190,000 requests).
 max_requests = 50_000
 max_requests_jitter = 5_000
 
