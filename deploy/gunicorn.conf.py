@@ -73,6 +73,6 @@ def post_worker_init(worker):
     # sender, and theirs must not pay for importing ours.
     if "IDM_MAIL_SENDER_THREAD" not in getattr(worker.wsgi, "config", {}):
         return
-    from idm import sender
+    from idm.mail import sender
 
-    sender.running_sender(worker.wsgi)
+    sender.start(worker.wsgi)

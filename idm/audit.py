@@ -10,10 +10,12 @@ from datetime import timedelta
 
 from flask import g, has_request_context, request
 from sqlalchemy import delete, func, or_, select
+from werkzeug.exceptions import BadRequest
 
 from . import clock
 from .models import AuditEvent, User, db
 from .throttle import client_ip
+from .validation import username_key
 
 ACTIONS = {
     "init",
@@ -53,6 +55,14 @@ def record(action, target=None, outcome="ok", actor=None):
     return event
 
 
+def check_action(action):
+    """*action* as a filter: one of ACTIONS, or None for any."""
+    if action and action not in ACTIONS:
+        known = ", ".join(sorted(ACTIONS))
+        raise BadRequest(f"unknown action {action!r}; known actions: {known}")
+    return action
+
+
 def current_actor():
     """The authenticated caller, or None (anonymous, or the CLI on the host)."""
     return g.get("user") if has_request_context() else None
@@ -81,7 +91,7 @@ def ids_of(user):
     from the rows that named the account as target (its creation at least),
     so the history of a deleted user stays findable by name.
     """
-    name = user.lower()
+    name = username_key(user)
     ids = {user}
     ids.update(db.session.scalars(select(User.id).where(User.username == name)))
     named = select(AuditEvent.target_id).where(AuditEvent.target_name == name).distinct()

@@ -8,15 +8,14 @@ import functools
 from datetime import datetime
 
 from flask import g, request
-from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import bindparam, exists, select
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from .models import RevokedToken, User, db
 from .tokens import InvalidToken, decode_access_token
 
-csrf = CSRFProtect()
-
+# The answer to a valid token without admin rights, on the API and the pages alike.
+ADMIN_REQUIRED = "admin rights required"
 # Flask-JWT clients send "JWT <token>"; OAuth 2.0 clients send "Bearer <token>".
 TOKEN_SCHEMES = {"bearer", "jwt"}
 
@@ -122,7 +121,7 @@ def admin_required(view):
     @functools.wraps(view)
     def wrapped(**kwargs):
         if not authenticate_request().admin:
-            raise Forbidden("admin rights required")
+            raise Forbidden(ADMIN_REQUIRED)
         return view(**kwargs)
 
     return wrapped

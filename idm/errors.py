@@ -1,19 +1,22 @@
 """The one JSON error shape, and the handlers that make every error use it.
 
 JSON endpoints answer ``{"error": {"status": N, "message": "..."}}`` for
-every failure, 404/405/413/415/500 included. HTML pages get an error page.
+every failure, 404/405/413/415/500 included. Pages answer an error page.
+Which of the two follows from the blueprint that serves the path
+(idm/blueprints.py); a path that no route serves is answered as the client
+prefers (a browser's Accept gets a page, any other client JSON).
 """
 
 import logging
 
-from flask import render_template, request
+from flask import current_app, render_template, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-log = logging.getLogger(__name__)
+from .blueprints import PageBlueprint
+from .requests import prefers_html
 
-# Paths served as HTML (the path itself or below it); the rest is the JSON API.
-PAGES = ("/init", "/iforgot", "/reset", "/admin", "/static")
+log = logging.getLogger(__name__)
 
 
 def error_response(status, message, headers=None):
@@ -22,7 +25,10 @@ def error_response(status, message, headers=None):
 
 
 def wants_page():
-    return any(request.path == page or request.path.startswith(page + "/") for page in PAGES)
+    blueprint = current_app.blueprints.get(request.blueprint) if request.blueprint else None
+    if blueprint is not None:
+        return isinstance(blueprint, PageBlueprint)
+    return prefers_html()
 
 
 def handle_http_error(error):
@@ -47,7 +53,7 @@ def handle_unexpected_error(error):
     return handle_http_error(InternalServerError("internal error; it has been logged"))
 
 
-def register_error_handlers(app):
+def init_app(app):
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected_error)

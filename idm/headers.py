@@ -46,5 +46,5 @@ def add_security_headers(response):
     return response
 
 
-def register(app):
+def init_app(app):
     app.after_request(add_security_headers)

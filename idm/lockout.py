@@ -21,6 +21,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from . import audit, clock, throttle
 from .models import db
+from .validation import username_key
 
 ACCOUNT = "login.account"
 IP = "login.ip"
@@ -39,7 +40,7 @@ class Locked(TooManyRequests):
 
 def account_key(username):
     """The username as authenticate() looks it up, bounded to fit the column."""
-    return username.strip().lower()[:254]
+    return username_key(username)[:254]
 
 
 def lock_delay(failures_beyond_threshold):

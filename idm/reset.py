@@ -35,9 +35,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest
 
-from . import audit, clock, mail, outbox, throttle, users
+from . import audit, clock, throttle, users
+from .mail import outbox
+from .mail.compose import Letter, compose
 from .models import ResetToken, User, db
-from .validation import check_password, normalize_username
+from .validation import check_password, check_repeated, normalize_username
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +55,6 @@ UNKNOWN = (
 )
 EXPIRED = "This reset link has expired."
 REVOKED = "This reset link is no longer valid: the password was changed after it was sent."
-MISMATCH = "the two passwords do not match"
 
 
 class BadLink(BadRequest):
@@ -109,7 +110,7 @@ class NewLink(NamedTuple):
     token: str
     created: datetime
     expires: datetime
-    letter: mail.Letter
+    letter: Letter
 
 
 def new_link(username):
@@ -117,7 +118,7 @@ def new_link(username):
     token = secrets.token_urlsafe(TOKEN_BYTES)
     lifetime = current_app.config["IDM_RESET_TOKEN_LIFETIME"]
     now = clock.now()
-    letter = mail.compose(
+    letter = compose(
         "reset",
         "IDM_RESET_MAIL_SUBJECT",
         link=reset_link(token),
@@ -187,8 +188,7 @@ def complete_reset(token, user, password, repeated):
     *token* and *user* come from ``valid_token``. Bad passwords raise
     BadRequest and leave the link usable; a link used meanwhile raises BadLink.
     """
-    if password != repeated:
-        raise BadRequest(MISMATCH)
+    check_repeated(password, repeated)
     check_password(password)
     # Of two requests with the same link, only one deletes the row.
     used = delete(ResetToken).where(
@@ -198,7 +198,7 @@ def complete_reset(token, user, password, repeated):
         db.session.rollback()
         raise BadLink(UNKNOWN)
     users.set_password(user, password)  # older access tokens die with this
-    notice = mail.compose(
+    notice = compose(
         "password_changed",
         "IDM_PASSWORD_CHANGED_MAIL_SUBJECT",
         username=user.username,

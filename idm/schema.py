@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import ROOT
+from .config import ROOT
 from .models import User, db
 
 log = logging.getLogger(__name__)

@@ -30,13 +30,6 @@ def count(kind, key, window_seconds):
     return db.session.scalar(query.where(Attempt.at > since))
 
 
-def oldest(kind, key, window_seconds):
-    """When the oldest counted event in the window happened, or None."""
-    since = clock.now() - timedelta(seconds=window_seconds)
-    query = select(func.min(Attempt.at)).where(Attempt.kind == kind, Attempt.key == key)
-    return db.session.scalar(query.where(Attempt.at > since))
-
-
 def summary(kind, key, window_seconds):
     """``(count, newest)`` of the events in the window; ``(0, None)`` when none."""
     return summaries(kind, [key], window_seconds).get(key, (0, None))

@@ -26,7 +26,7 @@ Why this is safe:
   the same second are ordered correctly (see ``User.tokens_valid_after``).
 * A valid signature only proves who issued the token. Whether its user still
   exists, is still an admin, and has not changed password or logged the
-  token out since is decided in auth.py against the database, per request.
+  token out since is decided in idm/auth.py against the database, per request.
 """
 
 import base64
@@ -76,6 +76,12 @@ def issue_access_token(user, auth_time=None):
         "auth_time": int(auth_time if auth_time is not None else now),
     }
     return sign(claims, config["SECRET_KEY"], config["IDM_JWT_ALGORITHM"]), lifetime
+
+
+def token_response(user, auth_time=None):
+    """The JSON answer that hands *user* a new token (POST /auth and friends)."""
+    token, expires_in = issue_access_token(user, auth_time)
+    return {"access_token": token, "token_type": "Bearer", "expires_in": expires_in}
 
 
 def decode_access_token(token):

@@ -15,9 +15,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import audit, clock, lockout
 from .models import ResetToken, Setup, User, UserCount, admin_exists, db, new_id
-from .validation import check_password, normalize_username
+from .validation import check_password, normalize_username, username_key
 
 LAST_ADMIN = "cannot remove the last admin; make another user admin first"
+# One message for an unknown user and a wrong password: no enumeration.
+BAD_CREDENTIALS = "wrong username or password"
 
 
 def hash_password(password):
@@ -40,7 +42,7 @@ def authenticate(username, password):
     the caller's address is locked after too many failures.
     """
     lockout.check_login(username)
-    user = db.session.scalar(select(User).where(User.username == username.strip().lower()))
+    user = db.session.scalar(select(User).where(User.username == username_key(username)))
     stored = user.password_hash if user is not None else dummy_hash()
     if not check_password_hash(stored, password) or user is None:
         # An unknown username is not stored: people type passwords into it.
@@ -119,7 +121,7 @@ def is_uuid(text):
 
 
 def find_by_username(username):
-    name = username.strip().lower()
+    name = username_key(username)
     user = db.session.scalar(select(User).where(User.username == name))
     if user is None:
         raise NotFound(f"no user {name}")
@@ -223,7 +225,7 @@ def list_users(offset, perpage, search=None):
     """One page of users ordered by username, and the total that match."""
     query = select(User)
     if search:
-        pattern = "%" + escape_like(search.strip().lower()) + "%"
+        pattern = "%" + escape_like(username_key(search)) + "%"
         query = query.where(User.username.like(pattern, escape="\\"))
         # LIKE '%text%' can use no B-tree index: counting the matches reads
         # every username whatever is done, so it is done plainly.

@@ -17,9 +17,22 @@ EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x
 MAX_EMAIL_LENGTH = 254  # RFC 5321 path limit
 
 
+# The words of every form that asks for a new password twice.
+PASSWORDS_DIFFER = "the two passwords do not match"
+
+
+def username_key(value):
+    """The form in which a username is stored, looked up and counted.
+
+    Never raises: a login or a reset request with a malformed username is
+    looked up (and finds nothing) and counted like any other.
+    """
+    return value.strip().lower()
+
+
 def normalize_username(value):
-    """Usernames are email addresses: trimmed and lower-cased."""
-    username = value.strip().lower()
+    """A new username: an email address, in the form ``username_key`` gives."""
+    username = username_key(value)
     if not username:
         raise BadRequest("username is required")
     if len(username) > MAX_EMAIL_LENGTH:
@@ -43,6 +56,12 @@ def check_password(password):
     if password.lower() in common_passwords():
         raise BadRequest("password is too common; choose another")
     return password
+
+
+def check_repeated(password, repeated):
+    """The second typing of a new password must equal the first."""
+    if password != repeated:
+        raise BadRequest(PASSWORDS_DIFFER)
 
 
 def password_rules():

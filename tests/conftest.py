@@ -29,7 +29,8 @@ from mailserver import MailServer
 from pg_cluster import PostgresCluster, find_binaries
 from sqlalchemy import Engine, event
 
-from idm import create_app, sender
+from idm import create_app
+from idm.mail import sender
 from idm.models import db
 from idm.users import create_first_admin, create_user
 
@@ -332,6 +333,11 @@ def json_error(response, status):
     assert "Traceback" not in response.text
     return message
 
+
+# What Chromium sends for a page it navigates to.
+BROWSER_ACCEPT = (
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+)
 
 USER_FIELDS = {"id", "username", "admin", "created", "changed", "last_login"}
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"

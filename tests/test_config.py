@@ -9,8 +9,9 @@ import shutil
 import pytest
 from conftest import ROOT
 
-import idm
-from idm import ConfigError, create_app, sender
+import idm.config
+from idm import ConfigError, create_app
+from idm.mail import sender
 from idm.models import db
 
 DEFAULT_KEY = "insecure-development-key-change-me"
@@ -22,7 +23,7 @@ def project(tmp_path, monkeypatch):
     root = tmp_path / "project"
     root.mkdir()
     shutil.copy(ROOT / "defaults.py", root / "defaults.py")
-    monkeypatch.setattr(idm, "ROOT", str(root))
+    monkeypatch.setattr(idm.config, "ROOT", str(root))
     monkeypatch.delenv("IDM_SETTINGS")
     return root
 
@@ -206,7 +207,7 @@ def test_development_allows_the_default_secret_key(project, build, mode):
 def test_engine_options_ping_server_databases_only(uri, configured, pre_ping):
     config = {"SQLALCHEMY_DATABASE_URI": uri, "SQLALCHEMY_ENGINE_OPTIONS": configured}
 
-    options = idm.engine_options(config)
+    options = idm.config.engine_options(config)
 
     assert options.get("pool_pre_ping", False) is pre_ping
     assert {k: v for k, v in options.items() if k != "pool_pre_ping"} == {

@@ -6,7 +6,7 @@ Also: no input at all makes the service answer 500.
 import logging
 
 import pytest
-from conftest import UNKNOWN_ID, json_error
+from conftest import BROWSER_ACCEPT, UNKNOWN_ID, json_error
 
 
 def assert_json_only(response):
@@ -98,29 +98,36 @@ def test_500_hides_the_exception_and_logs_it(app, client, caplog):
     assert logged.exc_info[0] is RuntimeError  # the operator gets the traceback
 
 
-def test_500_on_a_page_is_an_html_page(app, client):
+def test_500_on_a_page_is_an_html_page_whatever_the_client_accepts(client, monkeypatch):
     def boom():
         raise RuntimeError("secret detail")
 
-    app.add_url_rule("/admin/boom", view_func=boom)
+    monkeypatch.setattr("idm.web.bootstrap.admin_exists", boom)
 
-    response = client.get("/admin/boom")
+    response = client.get("/init", headers={"Accept": "application/json"})
 
     assert_html_page(response, 500)
     assert "secret detail" not in response.text
 
 
-def test_pages_answer_html_for_404_and_405(client):
-    assert_html_page(client.get("/init/nope"), 404)
-    # Only the page itself and paths below it are pages; a lookalike is API.
-    json_error(client.get("/reset-nothing-here"), 404)
-    response = client.delete("/init")
-    assert_html_page(response, 405)
-    assert {"GET", "POST"} <= {m.strip() for m in response.headers["Allow"].split(",")}
+@pytest.mark.parametrize("path", ["/init/nope", "/admin/nowhere", "/static/nope.css", "/nope"])
+def test_unrouted_paths_answer_a_browser_with_a_page_and_others_with_json(client, path):
+    assert_html_page(client.get(path, headers={"Accept": BROWSER_ACCEPT}), 404)
+    json_error(client.get(path), 404)
+    json_error(client.get(path, headers={"Accept": "application/json"}), 404)
 
 
-def test_static_files_are_pages(client):
-    assert_html_page(client.get("/static/nope.css"), 404)
+def test_405_keeps_allow_for_browsers_and_json_clients(client):
+    page = client.delete("/init", headers={"Accept": BROWSER_ACCEPT})
+    assert_html_page(page, 405)
+    assert {"GET", "POST"} <= {m.strip() for m in page.headers["Allow"].split(",")}
+    json_error(client.delete("/init"), 405)
+
+
+def test_api_errors_are_json_even_for_a_browser(client):
+    response = client.get("/user/me", headers={"Accept": BROWSER_ACCEPT})
+    json_error(response, 401)
+    assert_json_only(response)
 
 
 def test_csrf_failure_on_a_page_is_html(client):

@@ -2,7 +2,7 @@
 
 import pytest
 from admin_helpers import sign_in
-from conftest import ADMIN, csrf_token
+from conftest import ADMIN, BROWSER_ACCEPT, csrf_token
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -14,7 +14,7 @@ SECURITY_HEADERS = {
 
 @pytest.mark.parametrize("path", ["/init", "/admin/login", "/admin/nowhere"])
 def test_html_pages_carry_security_headers(client, path):
-    response = client.get(path)
+    response = client.get(path, headers={"Accept": BROWSER_ACCEPT})
     assert response.mimetype == "text/html"
     for name, value in SECURITY_HEADERS.items():
         assert response.headers[name] == value, name

@@ -6,8 +6,8 @@ import pytest
 from conftest import csrf_token
 from sqlalchemy import func, select
 
+from idm.bootstrap import setup_code
 from idm.models import User, db
-from idm.pages import setup_code
 
 PASSWORD = "a long admin password"
 

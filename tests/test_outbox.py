@@ -10,10 +10,12 @@ from mailserver import reset_link
 from sqlalchemy import select
 from test_reset import ask_for_link, deliver
 
-from idm import clock, mail, outbox, sender
+from idm import clock
+from idm.mail import delivery, outbox, sender
+from idm.mail.compose import Letter
 from idm.models import OutboxMessage, db
 
-LETTER = mail.Letter(subject="Hello", text="plain words", html="<p>html words</p>")
+LETTER = Letter(subject="Hello", text="plain words", html="<p>html words</p>")
 
 
 @pytest.fixture
@@ -90,7 +92,7 @@ def test_a_message_past_its_expiry_is_dropped_and_logged(app, smtp_server, monke
 
     move_clock(monkeypatch, 61)
     smtp_server.start()
-    with caplog.at_level(logging.ERROR, "idm.outbox"):
+    with caplog.at_level(logging.ERROR, "idm.mail.outbox"):
         assert deliver(app) == (0, 0)
     assert rows(app) == []
     assert smtp_server.messages == []
@@ -107,7 +109,7 @@ def test_racing_senders_never_send_a_message_twice(app, smtp_server):
     def run_sender():
         start.wait()
         with app.app_context():
-            results.append(mail.send_queued())
+            results.append(delivery.send_queued())
 
     threads = [threading.Thread(target=run_sender) for _ in range(4)]
     for thread in threads:
@@ -162,7 +164,7 @@ def test_the_sender_thread_delivers_right_after_the_request(app, client, user, s
 
     [email] = smtp_server.wait_for(1, seconds=10)
     assert email["To"] == USER[0]
-    assert app.extensions[sender.EXTENSION_KEY].is_alive()
+    assert sender.slot(app).is_running()
 
 
 def test_mail_queued_before_a_restart_goes_out_after_it(
@@ -181,7 +183,7 @@ def test_mail_queued_before_a_restart_goes_out_after_it(
 
 def test_the_sender_is_not_running_when_turned_off(app, client):
     client.get("/")
-    assert sender.EXTENSION_KEY not in app.extensions
+    assert not sender.slot(app).is_running()
 
 
 def test_mail_send_once_delivers_what_is_due(app, runner, smtp_server):

@@ -13,7 +13,8 @@ from conftest import USER, csrf_token, login
 from mailserver import html_part, reset_link, text_part
 from sqlalchemy import select
 
-from idm import clock, mail, reset
+from idm import clock, reset
+from idm.mail import delivery
 from idm.models import AuditEvent, OutboxMessage, ResetToken, User, db
 
 NEW_PASSWORD = "a brand new password"
@@ -33,7 +34,7 @@ def ask_for_link(client, username, **request_options):
 
 def deliver(app):
     with app.app_context():
-        return mail.send_queued()
+        return delivery.send_queued()
 
 
 def emailed_link(client, app, smtp_server, username=USER[0]):

@@ -4,7 +4,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from conftest import json_error
+from conftest import BROWSER_ACCEPT, json_error
 from psycopg import sql
 
 from idm.models import db
@@ -16,6 +16,29 @@ def test_index(client):
     response = client.get("/")
 
     assert response.status_code == 200
+    assert response.json == {"status": "ready"}
+
+
+def test_index_for_a_browser_on_a_fresh_install_points_to_init(client):
+    response = client.get("/", headers={"Accept": BROWSER_ACCEPT})
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    for link in ('href="/init"', 'href="/admin/login"', 'href="/iforgot"'):
+        assert link in response.text
+
+
+def test_index_for_a_browser_once_an_admin_exists_has_no_init_link(client, admin):
+    page = client.get("/", headers={"Accept": BROWSER_ACCEPT}).text
+
+    assert 'href="/init"' not in page
+    assert 'href="/admin/login"' in page and 'href="/iforgot"' in page
+
+
+@pytest.mark.parametrize("accept", ["*/*", "application/json", "application/json, text/html"])
+def test_index_for_json_clients_stays_json(client, accept):
+    response = client.get("/", headers={"Accept": accept})
+
     assert response.json == {"status": "ready"}
 
 

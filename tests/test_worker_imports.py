@@ -17,7 +17,7 @@ from conftest import ROOT, upgrade_schema
 PROBE = """
 import sys
 import app
-from idm import sender
+from idm.mail import sender
 sender.Sender(app.app).send_round()
 wanted = sys.argv[1:]
 print(sorted(m for m in sys.modules if any(m == w or m.startswith(w + ".") for w in wanted)))
@@ -47,7 +47,7 @@ def worker_modules(tmp_path, database_uri, *packages):
 def test_a_worker_loads_flask_mail_only_to_deliver(tmp_path, database_uri):
     """Flask-Mail, smtplib and email.mime (~0.9 MiB) come with the first
     delivery (idm/smtp.py); a worker with nothing to send never needs them."""
-    heavy = ("flask_mail", "smtplib", "email.mime", "idm.smtp")
+    heavy = ("flask_mail", "smtplib", "email.mime", "idm.mail.smtp")
     assert worker_modules(tmp_path, database_uri, *heavy) == "[]"
 
 

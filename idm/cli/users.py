@@ -1,6 +1,6 @@
 """``flask --app app users create|delete|list|set-password|unlock``.
 
-Each command calls the service function the HTTP API calls (users.py), so
+Each command calls the service function the HTTP API calls (idm/users.py), so
 the password policy, the last-admin rule and the audit log apply here too.
 Refusals print the service's message and exit with status 1.
 """
@@ -12,11 +12,11 @@ import click
 from flask.cli import AppGroup
 from werkzeug.exceptions import HTTPException
 
-from . import users
-from .models import db, iso
-from .validation import normalize_username
+from .. import users
+from ..models import db, iso
+from ..validation import normalize_username
 
-users_cli = AppGroup("users", help="Manage user accounts.")
+command = AppGroup("users", help="Manage user accounts.")
 
 PASSWORD_STDIN_HELP = (
     "Read the password from the first line of standard input instead of "
@@ -48,7 +48,7 @@ def read_password(from_stdin):
     return password
 
 
-@users_cli.command("create")
+@command.command("create")
 @click.argument("username")
 @click.option("--admin", is_flag=True, help="Give the user admin rights.")
 @click.option("--password-stdin", is_flag=True, help=PASSWORD_STDIN_HELP)
@@ -60,7 +60,7 @@ def create(username, admin, password_stdin):
     click.echo(f"created {'admin' if user.admin else 'user'} {user.username} (id {user.id})")
 
 
-@users_cli.command("delete")
+@command.command("delete")
 @click.argument("username")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @service_errors
@@ -74,7 +74,7 @@ def delete(username, yes):
     click.echo(f"deleted {name}")
 
 
-@users_cli.command("list")
+@command.command("list")
 @click.option("--search", default="", help="Only usernames containing this text.")
 def list_users(search):
     """One line per user: username, role, id, last login."""
@@ -89,7 +89,7 @@ def list_users(search):
             break
 
 
-@users_cli.command("set-password")
+@command.command("set-password")
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help=PASSWORD_STDIN_HELP)
 @service_errors
@@ -100,7 +100,7 @@ def set_password(username, password_stdin):
     click.echo(f"password changed for {user.username}; older tokens no longer work")
 
 
-@users_cli.command("unlock")
+@command.command("unlock")
 @click.argument("username")
 @service_errors
 def unlock(username):

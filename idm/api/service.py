@@ -1,22 +1,37 @@
-"""Service endpoints: GET / and GET /status (for humans and load balancers)."""
+"""Service endpoints: GET / and GET /status (for people, clients and load balancers)."""
 
 import logging
 
-from flask import Blueprint
+from flask import render_template
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from . import mail
-from .auth import authenticate_request, bearer_token
-from .models import db
+from ..auth import authenticate_request, bearer_token
+from ..blueprints import ApiBlueprint
+from ..mail import delivery
+from ..models import admin_exists, db
+from ..requests import prefers_html
 
 log = logging.getLogger(__name__)
-bp = Blueprint("service", __name__)
+bp = ApiBlueprint("service", __name__)
 
 
 @bp.get("/")
 def index():
+    """``{"status": "ready"}`` without touching the database; a browser gets a page."""
+    if prefers_html():
+        return render_template("home.html", setup_open=setup_open())
     return {"status": "ready"}
+
+
+def setup_open():
+    """Whether /init still waits for the first admin; False when that cannot be told."""
+    try:
+        return not admin_exists()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return False
 
 
 @bp.get("/status")
@@ -33,7 +48,7 @@ def status():
         log.warning("status: database unavailable: %s", error)
         db.session.rollback()
         reasons["db"] = f"{type(error).__name__}: {error}".splitlines()[0]
-    mail_problem = mail.problem()
+    mail_problem = delivery.problem()
     if mail_problem:
         reasons["mail"] = mail_problem
     data = {part: "unavailable" if part in reasons else "ok" for part in ("db", "mail")}

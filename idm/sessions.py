@@ -20,11 +20,8 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import Forbidden
 
 from . import clock, users
-from .api_auth import BAD_CREDENTIALS
+from .auth import ADMIN_REQUIRED
 from .models import User, db
-
-# The JSON API's words for the same refusal (auth.admin_required).
-NOT_ADMIN = "admin rights required"
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -66,12 +63,12 @@ def sign_in(username, password):
     protection applies to POST /auth applies here too.
     """
     if "\x00" in username + password:
-        raise Forbidden(BAD_CREDENTIALS)
+        raise Forbidden(users.BAD_CREDENTIALS)
     user = users.authenticate(username, password)
     if user is None:
-        raise Forbidden(BAD_CREDENTIALS)
+        raise Forbidden(users.BAD_CREDENTIALS)
     if not user.admin:
-        raise Forbidden(NOT_ADMIN)
+        raise Forbidden(ADMIN_REQUIRED)
     start_session(user)
     return user
 

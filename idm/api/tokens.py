@@ -1,21 +1,19 @@
 """Access tokens: POST /auth (password login), /auth/refresh and /auth/logout."""
 
-from flask import Blueprint, current_app, g, request
+from flask import current_app, g, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest
 
-from . import audit, clock
-from .auth import AuthenticationRequired, login_required
-from .models import db
-from .payload import json_object, string_field
-from .revocation import revoke_all_tokens, revoke_token
-from .tokens import issue_access_token
-from .users import authenticate
+from .. import audit, clock
+from ..auth import AuthenticationRequired, login_required
+from ..blueprints import ApiBlueprint
+from ..models import db
+from ..requests import flag_arg, json_object, query_parameters, string_field
+from ..revocation import revoke_all_tokens, revoke_token
+from ..tokens import token_response
+from ..users import BAD_CREDENTIALS, authenticate
 
-bp = Blueprint("tokens", __name__)
-
-# One message for an unknown user and a wrong password: no enumeration.
-BAD_CREDENTIALS = "wrong username or password"
+bp = ApiBlueprint("tokens", __name__)
 
 
 def credentials():
@@ -32,11 +30,6 @@ def credentials():
     if "\x00" in username + password:
         raise AuthenticationRequired(BAD_CREDENTIALS)
     return username, password
-
-
-def token_response(user, auth_time=None):
-    token, expires_in = issue_access_token(user, auth_time)
-    return {"access_token": token, "token_type": "Bearer", "expires_in": expires_in}
 
 
 @bp.post("/auth")
@@ -71,22 +64,16 @@ def refresh():
 
 @bp.post("/auth/logout")
 @login_required
+@query_parameters("all")
 def logout():
     """204; this token is dead from now on. ``?all=1`` ends every token of the user."""
-    if all_tokens_flag():
+    if flag_arg("all"):
         revoke_all_tokens(g.user)
     else:
         revoke_token(g.claims)
     audit.record("logout", target=g.user)
     commit_revocation()
     return "", 204
-
-
-def all_tokens_flag():
-    value = request.args.get("all", "0").strip().lower()
-    if value not in {"0", "1", "false", "true"}:
-        raise BadRequest("all must be 1 or 0")
-    return value in {"1", "true"}
 
 
 def commit_revocation():

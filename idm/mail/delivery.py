@@ -1,47 +1,14 @@
-"""Composing and delivering emails. Without MAIL_SERVER they go to the log.
-
-Requests never talk SMTP: they ``compose`` a letter and put it in the
-outbox (outbox.py) in their own transaction; ``send_queued`` (run by
-sender.py) delivers it later over SMTP (smtp.py).
-"""
+"""Delivering the outbox: over SMTP (smtp.py), or to the log without MAIL_SERVER."""
 
 import logging
-from typing import NamedTuple
 
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..models import db
 from . import outbox
-from .models import db
 
 log = logging.getLogger(__name__)
-
-
-class Letter(NamedTuple):
-    subject: str
-    text: str
-    html: str
-
-
-def init_app(app):
-    if not app.config["MAIL_SERVER"] and not (app.debug or app.testing):
-        log.warning("MAIL_SERVER is not set: emails (reset links!) go to this log, not to people")
-
-
-def compose(template, subject_setting, **context):
-    """Render templates/email/<template>.txt and .html into a Letter.
-
-    The subject comes from the setting *subject_setting*, in which
-    "{product}" stands for IDM_PRODUCT_NAME.
-    """
-    product = current_app.config["IDM_PRODUCT_NAME"]
-    subject = current_app.config[subject_setting].format(product=product)
-    context.update(product=product, subject=subject)
-    return Letter(
-        subject=subject,
-        text=render_template(f"email/{template}.txt", **context),
-        html=render_template(f"email/{template}.html", **context),
-    )
 
 
 def send_queued():

@@ -21,18 +21,22 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, exists, or_, select, update
 
-from . import clock
-from .models import OutboxMessage, db
+from .. import clock
+from ..models import OutboxMessage, db
 
 log = logging.getLogger(__name__)
 
 # How many messages one call of process_due handles at most, so that one
 # round never runs for ever while others keep adding mail.
 ROUND_LIMIT = 200
+# Set in a session's info by enqueue: its commit wakes the sender (idm/mail/__init__.py).
+QUEUED = "idm_mail_queued"
 
 
 def enqueue(recipient, letter, expires=None):
-    """Add *letter* (see mail.compose) for *recipient* to the caller's transaction.
+    """Add *letter* (see compose.py) for *recipient* to the caller's transaction.
+
+    The commit of that transaction wakes this process's sender.
 
     *expires*: when the message is useless (a reset link's end); never later
     than IDM_MAIL_GIVE_UP_SECONDS from now.
@@ -49,6 +53,7 @@ def enqueue(recipient, letter, expires=None):
         expires=min(expires, give_up) if expires is not None else give_up,
     )
     db.session.add(message)
+    db.session.info[QUEUED] = True
     return message
 
 

@@ -1,16 +1,17 @@
 """The password-reset pages: /iforgot asks for a link, /reset uses it.
 
-Parse the form, call reset.py, answer; the rules live in reset.py. Every
+Parse the form, call idm/reset.py, answer; the rules live there. Every
 failure re-renders the page with the reason and status 400.
 """
 
-from flask import Blueprint, current_app, render_template, request
+from flask import current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from . import reset, sender
-from .validation import password_rules
+from .. import reset
+from ..blueprints import PageBlueprint
+from ..validation import password_rules
 
-bp = Blueprint("reset", __name__)
+bp = PageBlueprint("reset", __name__)
 bp.add_app_template_filter(reset.describe_seconds, "duration")
 
 
@@ -24,7 +25,6 @@ def iforgot():
     except HTTPException as error:
         page = render_template("iforgot.html", username=username, error=error.description)
         return page, error.code
-    sender.wake(current_app._get_current_object())
     # The same page whether or not the account exists (or was throttled).
     return render_template("iforgot.html", username=username, requested=True)
 
@@ -50,7 +50,6 @@ def reset_password():
         return bad_link(error)
     except HTTPException as error:
         return render_reset_form(key, user, error.description, error.code)
-    sender.wake(current_app._get_current_object())
     sign_in = current_app.config["IDM_SIGN_IN_URL"]
     return render_template("reset_done.html", username=user.username, sign_in=sign_in)
 

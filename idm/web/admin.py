@@ -9,34 +9,17 @@ form with the entered values (never a password) and the 4xx status.
 
 import math
 
-from flask import (
-    Blueprint,
-    current_app,
-    flash,
-    g,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import current_app, flash, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from . import audit, reset, sender, users
-from .admin_session import (
-    admin_session_required,
-    current_admin,
-    end_session,
-    sign_in,
-    start_session,
-)
-from .api_audit import action_arg, text_arg
-from .api_users import int_arg
-from .lockout import locked_user_ids
-from .validation import password_rules
+from .. import audit, reset, users
+from ..blueprints import PageBlueprint
+from ..lockout import locked_user_ids
+from ..requests import page_arg, text_arg
+from ..sessions import admin_session_required, current_admin, end_session, sign_in, start_session
+from ..validation import check_repeated, password_rules
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-MAX_PAGE = 1_000_000
+bp = PageBlueprint("admin", __name__, url_prefix="/admin")
 
 
 @bp.app_template_filter("when")
@@ -77,13 +60,10 @@ def logout():
 @bp.get("")
 @admin_session_required
 def index():
-    search = request.args.get("search", "").strip()
-    if "\x00" in search:
-        raise BadRequest("search must not contain NUL characters")
-    # Bounded, so the offset always fits the database's integer.
-    page = int_arg("page", 1, minimum=1, maximum=MAX_PAGE)
+    search = text_arg("search") or ""
     perpage = current_app.config["IDM_USERS_PER_PAGE"]
-    listed, total = users.list_users((page - 1) * perpage, perpage, search)
+    page, offset = page_arg(perpage)
+    listed, total = users.list_users(offset, perpage, search)
     return render_template(
         "admin/users.html",
         users=listed,
@@ -169,10 +149,9 @@ def set_admin(user_id):
 @bp.post("/users/<user_id>/reset-link")
 @admin_session_required
 def send_reset_link(user_id):
-    """Email the user a password-reset link (issue 3), as /iforgot would."""
+    """Email the user a password-reset link, as /iforgot would."""
     user = users.find_user(user_id)
     reset.send_link(user)
-    sender.wake(current_app._get_current_object())
     flash(f"A password reset link is on its way to {user.username}.", "success")
     return back_to_list()
 
@@ -205,8 +184,7 @@ def change_password():
     form = request.form
     try:
         users.verify_current_password(g.admin, form.get("current_password", ""))
-        if form.get("password", "") != form.get("password2", ""):
-            raise BadRequest("the two passwords do not match")
+        check_repeated(form.get("password", ""), form.get("password2", ""))
         users.update_user(g.admin, password=form.get("password", ""))
     except HTTPException as error:
         return render_password(error.description, error.code)
@@ -225,10 +203,10 @@ def render_password(error=None, status=200):
 @admin_session_required
 def audit_log():
     """The audit log, newest first, filtered as GET /audit filters it."""
-    filters = {"user": text_arg("user"), "action": action_arg()}
-    page = int_arg("page", 1, minimum=1, maximum=MAX_PAGE)
+    filters = {"user": text_arg("user"), "action": audit.check_action(text_arg("action"))}
     perpage = current_app.config["IDM_AUDIT_PER_PAGE"]
-    events, total = audit.search(filters["user"], filters["action"], (page - 1) * perpage, perpage)
+    page, offset = page_arg(perpage)
+    events, total = audit.search(filters["user"], filters["action"], offset, perpage)
     return render_template(
         "admin/audit.html",
         events=events,

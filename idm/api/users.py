@@ -1,15 +1,23 @@
 """Users as JSON: /user, /user/<id>, /user/me and /users."""
 
-from flask import Blueprint, current_app, g, request, url_for
+from flask import current_app, g, url_for
 from werkzeug.exceptions import BadRequest, Forbidden
 
-from . import users
-from .api_auth import token_response
-from .auth import admin_required, login_required
-from .payload import bool_field, json_object, string_field
+from .. import users
+from ..auth import admin_required, login_required
+from ..blueprints import ApiBlueprint
+from ..requests import (
+    MAX_OFFSET,
+    bool_field,
+    int_arg,
+    json_object,
+    query_parameters,
+    string_field,
+    text_arg,
+)
+from ..tokens import token_response
 
-bp = Blueprint("users", __name__)
-MAX_OFFSET = 2**31 - 1
+bp = ApiBlueprint("users", __name__)
 
 
 @bp.get("/user/me")
@@ -88,9 +96,8 @@ def unlock(user_id):
 
 @bp.get("/users")
 @admin_required
+@query_parameters("offset", "perpage", "search")
 def index():
-    # Bounded so that the database never sees an integer it cannot store
-    # (PostgreSQL bigint, SQLite INTEGER): that would be a 500, not a 400.
     offset = int_arg("offset", 0, minimum=0, maximum=MAX_OFFSET)
     perpage = int_arg(
         "perpage",
@@ -98,10 +105,7 @@ def index():
         minimum=1,
         maximum=current_app.config["IDM_USERS_MAX_PER_PAGE"],
     )
-    search = request.args.get("search", "")
-    if "\x00" in search:
-        raise BadRequest("search must not contain NUL characters")
-    page, total = users.list_users(offset, perpage, search)
+    page, total = users.list_users(offset, perpage, text_arg("search"))
     return {"data": [user.to_json() for user in page], "total": total}
 
 
@@ -109,18 +113,3 @@ def self_or_admin(user_id):
     if g.user.id != user_id and not g.user.admin:
         raise Forbidden("you may only see and change your own account")
     return users.find_user(user_id)
-
-
-def int_arg(name, default, minimum, maximum=None):
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a whole number") from None
-    if value < minimum:
-        raise BadRequest(f"{name} must be at least {minimum}")
-    if maximum is not None and value > maximum:
-        raise BadRequest(f"{name} must be at most {maximum}")
-    return value

@@ -1,6 +1,6 @@
 """Delivery over SMTP with Flask-Mail: the one module that imports it.
 
-mail.deliver imports this module on the first delivery to a server, not at
+delivery.deliver imports this module on the first delivery to a server, not at
 start-up: Flask-Mail brings smtplib and the email.mime package (about
 0.9 MiB per process), which a worker that never sends mail does not need.
 """
@@ -15,12 +15,11 @@ extension = flask_mail.Mail()
 
 def send(message):
     """Send one outbox row to MAIL_SERVER; raises on any SMTP or network error."""
-    app = current_app._get_current_object()
-    if "mail" not in app.extensions:
+    if "mail" not in current_app.extensions:
         # Flask-Mail reads its settings from here while it sends. Two threads
         # may both register: each stores the same settings, read from config.
-        extension.init_app(app)
-    config = app.config
+        extension.init_app(current_app)
+    config = current_app.config
     email = flask_mail.Message(
         subject=message.subject,
         recipients=[message.recipient],
@@ -28,7 +27,7 @@ def send(message):
         html=message.html_body,
         sender=config["MAIL_DEFAULT_SENDER"],
     )
-    with TimedConnection(app.extensions["mail"]) as connection:
+    with TimedConnection(current_app.extensions["mail"]) as connection:
         connection.send(email)
 
 

@@ -1,0 +1,8 @@
+"""The JSON API: one blueprint per module, side by side (see idm/blueprints.py)."""
+
+
+def init_app(app):
+    from . import audit, service, tokens, users
+
+    for module in (service, tokens, users, audit):
+        app.register_blueprint(module.bp)

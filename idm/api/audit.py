@@ -1,0 +1,27 @@
+"""The audit log as JSON: GET /audit (admin). Read-only: no route changes rows."""
+
+from flask import current_app
+
+from .. import audit
+from ..auth import admin_required
+from ..blueprints import ApiBlueprint
+from ..requests import MAX_OFFSET, int_arg, query_parameters, text_arg
+
+bp = ApiBlueprint("audit", __name__)
+
+
+@bp.get("/audit")
+@admin_required
+@query_parameters("offset", "perpage", "user", "action")
+def index():
+    """Newest first; ``user`` (id or username) matches actor or target."""
+    offset = int_arg("offset", 0, minimum=0, maximum=MAX_OFFSET)
+    perpage = int_arg(
+        "perpage",
+        current_app.config["IDM_AUDIT_PER_PAGE"],
+        minimum=1,
+        maximum=current_app.config["IDM_AUDIT_MAX_PER_PAGE"],
+    )
+    action = audit.check_action(text_arg("action"))
+    page, total = audit.search(text_arg("user"), action, offset, perpage)
+    return {"data": [event.to_json() for event in page], "total": total}

@@ -1,0 +1,86 @@
+"""Settings: defaults.py, then settings.py (or $IDM_SETTINGS), then FLASK_* variables.
+
+Also the checks that refuse an unsafe configuration at start-up, and the one
+answer to "is this development?".
+"""
+
+import os
+import re
+
+from flask import Config
+
+# The project root holds defaults.py, settings.py, templates/, static/ and migrations/.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete; the message says why."""
+
+
+def load_config(app, test_config):
+    app.config.from_pyfile(os.path.join(ROOT, "defaults.py"))
+    settings = os.environ.get("IDM_SETTINGS", os.path.join(ROOT, "settings.py"))
+    # A named file must exist; the implicit settings.py is optional.
+    app.config.from_pyfile(settings, silent="IDM_SETTINGS" not in os.environ)
+    # FLASK_SECRET_KEY, FLASK_SQLALCHEMY_DATABASE_URI, FLASK_MAIL_PASSWORD, …
+    app.config.from_prefixed_env()
+    if test_config:
+        app.config.from_mapping(test_config)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        os.makedirs(app.instance_path, exist_ok=True)
+        path = os.path.join(app.instance_path, "idm.sqlite")
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + path
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
+
+
+def engine_options(config):
+    """The engine options for this database: the one place that decides per backend.
+
+    A server database can close a pooled connection (restart, idle timeout,
+    failover); pool_pre_ping tests each connection with a round trip when it
+    is checked out, so the request gets a fresh one instead of an error. That
+    round trip is worth it there. A SQLite file has no server that could
+    drop the connection, so the ping would be pure cost on every request.
+    """
+    options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"] or {})
+    if not config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        options.setdefault("pool_pre_ping", True)
+    return options
+
+
+def is_development(app):
+    """Debug or tests: the only modes that may run with the public default secret."""
+    return app.debug or app.testing
+
+
+def default_setting(name):
+    defaults = Config(ROOT)
+    defaults.from_pyfile("defaults.py")
+    return defaults[name]
+
+
+def check_config(app):
+    from .tokens import HMAC_ALGORITHMS
+
+    public_url = app.config["IDM_PUBLIC_URL"]
+    if public_url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", public_url):
+        raise ConfigError(
+            f"IDM_PUBLIC_URL must look like https://idm.example.org[/prefix], not {public_url!r}"
+        )
+    algorithm = app.config["IDM_JWT_ALGORITHM"]
+    if algorithm not in HMAC_ALGORITHMS:
+        choices = ", ".join(HMAC_ALGORITHMS)
+        raise ConfigError(f"IDM_JWT_ALGORITHM must be one of {choices}, not {algorithm!r}")
+    if is_development(app):
+        return
+    if app.config["SECRET_KEY"] in (None, "", default_setting("SECRET_KEY")):
+        raise ConfigError(
+            "refusing to start: SECRET_KEY is the public default; "
+            "set SECRET_KEY in settings.py or FLASK_SECRET_KEY in the environment"
+        )
+    # Reset links must not take their host from a Host header nobody vouches for.
+    if not (app.config["IDM_PUBLIC_URL"] or app.config["SERVER_NAME"]):
+        raise ConfigError(
+            "refusing to start: set IDM_PUBLIC_URL (e.g. https://idm.example.org), "
+            "the address reset links point to"
+        )

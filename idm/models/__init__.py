@@ -1,0 +1,23 @@
+"""The tables of the service, one module per area. Business rules live above, not here."""
+
+from .accounts import Attempt, ResetToken, RevokedToken, Setup, User, UserCount, admin_exists
+from .audit import AuditEvent
+from .base import UTCDateTime, db, iso, new_id, tune_sqlite
+from .outbox import OutboxMessage
+
+__all__ = [
+    "Attempt",
+    "AuditEvent",
+    "OutboxMessage",
+    "ResetToken",
+    "RevokedToken",
+    "Setup",
+    "UTCDateTime",
+    "User",
+    "UserCount",
+    "admin_exists",
+    "db",
+    "iso",
+    "new_id",
+    "tune_sqlite",
+]

@@ -1,0 +1,11 @@
+"""The HTML pages: one blueprint per module, side by side (see idm/blueprints.py)."""
+
+from ..sessions import SessionInterface
+
+
+def init_app(app):
+    from . import admin, bootstrap, reset
+
+    for module in (bootstrap, reset, admin):
+        app.register_blueprint(module.bp)
+    app.session_interface = SessionInterface()
