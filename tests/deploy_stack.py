@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from conftest import FAST_HASH, ROOT, free_port, upgrade_schema
 from https_client import Browser, NoRedirects, parse_json
+from pg_cluster import find_binaries
 
 DEPLOY = ROOT / "deploy"
 ADMIN = ("admin@example.org", "admin password 1")
@@ -41,13 +42,16 @@ def find_tool(name):
 
 def missing_tools():
     """Debian packages whose programs this machine lacks."""
-    return sorted({package for tool, package in TOOLS.items() if not find_tool(tool)})
+    missing = {package for tool, package in TOOLS.items() if not find_tool(tool)}
+    if find_binaries() is None:  # initdb and pg_ctl, off PATH on Debian
+        missing.add("postgresql")
+    return sorted(missing)
 
 
-def skip_unless_tools():
+def require_tools():
     missing = missing_tools()
     if missing:
-        pytest.skip(
+        pytest.fail(
             f"Debian packages missing: {', '.join(missing)} "
             "(make test installs them when run as root)"
         )
