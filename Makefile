@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 # Debian packages the test suite drives for real (command=package).
-TEST_DEBIAN_PACKAGES := chromium=chromium initdb=postgresql nginx=nginx supervisord=supervisor openssl=openssl
+TEST_DEBIAN_PACKAGES := chromium=chromium initdb=postgresql nginx=nginx supervisord=supervisor openssl=openssl sqlite3=sqlite3
 # Debian packages the benchmark drives (its smoke test too).
 BENCH_DEBIAN_PACKAGES := wrk=wrk
 

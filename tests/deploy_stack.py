@@ -1,14 +1,18 @@
 """DEPLOY.md on loopback: PostgreSQL, migrations, supervisor + gunicorn, Nginx + TLS.
 
-The shipped files in deploy/ are used as they are, with only the paths,
-ports and host names of this machine put in (``substitute`` insists that
-each placeholder is still there, so a changed file cannot silently escape
-the test). Everything listens on 127.0.0.1 on free high ports; Nginx runs as
-root in the foreground with its own prefix, pid and log files.
+The shipped files in deploy/ and the shell blocks of DEPLOY.md are used as
+they are, with only the paths, ports, users and host names of this machine
+put in (``substitute`` insists that each placeholder is still there, so a
+changed file cannot silently escape the test). Everything listens on
+127.0.0.1 on free high ports; Nginx runs as root in the foreground with its
+own prefix, pid and log files.
 """
 
+import grp
 import json
 import os
+import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -24,15 +28,26 @@ from pathlib import Path
 import pytest
 from conftest import FAST_HASH, ROOT, free_port, upgrade_schema
 from https_client import Browser, NoRedirects, parse_json
+from pg_cluster import SUPERUSER, find_binaries
 
 DEPLOY = ROOT / "deploy"
+DEPLOY_MD = ROOT / "DEPLOY.md"
+CRON_FILE = DEPLOY / "cron" / "idm"
 ADMIN = ("admin@example.org", "admin password 1")
 TOOLS = {
     "nginx": "nginx",
     "supervisord": "supervisor",
     "supervisorctl": "supervisor",
     "openssl": "openssl",  # makes the self-signed certificate
+    "pg_dump": "postgresql-client",
+    "pg_restore": "postgresql-client",
+    "createdb": "postgresql-client",
+    "dropdb": "postgresql-client",
+    "sqlite3": "sqlite3",
 }
+# A job line of a cron file, "#" in front when it is there to be enabled:
+# five time fields, the user, the command.
+CRON_JOB = re.compile(r"(#?)((?:[0-9*][^ ]* ){5})(\S+) (.+)")
 
 
 def find_tool(name):
@@ -41,13 +56,16 @@ def find_tool(name):
 
 def missing_tools():
     """Debian packages whose programs this machine lacks."""
-    return sorted({package for tool, package in TOOLS.items() if not find_tool(tool)})
+    missing = {package for tool, package in TOOLS.items() if not find_tool(tool)}
+    if find_binaries() is None:  # initdb and pg_ctl, off PATH on Debian
+        missing.add("postgresql")
+    return sorted(missing)
 
 
-def skip_unless_tools():
+def require_tools():
     missing = missing_tools()
     if missing:
-        pytest.skip(
+        pytest.fail(
             f"Debian packages missing: {', '.join(missing)} "
             "(make test installs them when run as root)"
         )
@@ -72,6 +90,48 @@ def substitute(text, replacements):
         assert old in text, f"deploy file no longer contains {old!r}: update the test"
         text = text.replace(old, new)
     return text
+
+
+def doc_blocks(*headings):
+    """The ```sh blocks of DEPLOY.md under a "## " heading (and a "### " in it)."""
+    text = DEPLOY_MD.read_text()
+    for level, heading in enumerate(headings, start=2):
+        line = f"{'#' * level} {heading}\n"
+        assert line in text, f"DEPLOY.md has no heading {line.strip()!r}: update the test"
+        text = text.split(line, 1)[1]
+        text = re.split(rf"\n#{{2,{level}}} ", text, maxsplit=1)[0]
+    return re.findall(r"```sh\n(.*?)```", text, re.S)
+
+
+def run_script(script, env, cwd="/"):
+    """Run shell commands with bash, stopping at the first that fails; their output."""
+    command = ["bash", "-euo", "pipefail", "-c", script]
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"failed:\n{script}\n{done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def cron_jobs(enabled=True):
+    """(user, command) of each job in deploy/cron/idm, the command as cron runs it.
+
+    ``enabled=False``: the jobs written with a "#" in front, for the operator
+    to enable instead of another. cron ends a command at a bare % (what
+    follows is its input) and passes \\% on as %.
+    """
+    jobs = []
+    for line in CRON_FILE.read_text().splitlines():
+        match = CRON_JOB.fullmatch(line)
+        if match and (match[1] == "") == enabled:
+            command = match[4]
+            assert not re.search(r"(?<!\\)%", command), f"bare % in a cron job: {line}"
+            jobs.append((match[3], command.replace("\\%", "%")))
+    return jobs
+
+
+def user_names(ids=None):
+    """(user, group) names of (uid, gid) *ids*, or of this process."""
+    uid, gid = ids or (os.getuid(), os.getgid())
+    return pwd.getpwuid(uid).pw_name, grp.getgrgid(gid).gr_name
 
 
 def wait_until(check, what, seconds=60, logs=lambda: ""):
@@ -104,20 +164,25 @@ class Host:
 
 
 class Deployment:
-    """The whole stack of DEPLOY.md, for *hosts* gunicorn instances."""
+    """The whole stack of DEPLOY.md, for *hosts* gunicorn instances.
+
+    As in DEPLOY.md, the database and its role are ``idm``, and so is the
+    supervisor program of a single host; several are ``idm-0``, ``idm-1``…
+    """
 
     def __init__(self, directory, postgres, hosts=1, settings=""):
         self.dir = Path(directory)
         self.postgres = postgres
         self.logs_dir = self.dir / "log"
         self.logs_dir.mkdir()
-        self.hosts = [Host(f"idm-{i}", free_port()) for i in range(hosts)]
+        names = ["idm"] if hosts == 1 else [f"idm-{i}" for i in range(hosts)]
+        self.hosts = [Host(name, free_port()) for name in names]
         self.https_port, self.http_port = free_port(), free_port()
         self.public_url = f"https://127.0.0.1:{self.https_port}"
         self.cert, self.key = self_signed_certificate(self.dir)
         self.tls = ssl.create_default_context(cafile=str(self.cert))
         self.processes = []
-        self.database = None
+        self.database = self.db_user = None
         try:
             self.create_database()
             self.write_settings(settings)
@@ -133,9 +198,35 @@ class Deployment:
     def create_database(self):
         """The role and database the operator creates, owned by the service."""
         self.db_password = secrets.token_hex(16)
-        self.db_user = "idm_" + secrets.token_hex(4)
+        self.db_user = "idm"
         self.postgres.create_role(self.db_user, self.db_password)
-        self.database = self.postgres.create_database(owner=self.db_user)
+        self.database = self.postgres.create_database(owner=self.db_user, name="idm")
+
+    # --- DEPLOY.md: backups, as user postgres ---------------------------------
+
+    def postgres_user(self):
+        """(user, group) names of DEPLOY.md's ``postgres``: whoever runs the cluster."""
+        return user_names(self.postgres.owner)
+
+    def as_postgres(self):
+        """What DEPLOY.md's ``sudo -u postgres `` becomes: run as the cluster's user."""
+        return f"runuser -u {self.postgres_user()[0]} -- " if self.postgres.owner else ""
+
+    def client_env(self, base=None):
+        """*base* (the test's environment) for PostgreSQL's programs as the superuser.
+
+        On the host, ``postgres`` gets in over the local socket (peer
+        authentication); the test's cluster wants TCP and a password.
+        """
+        base = os.environ if base is None else base
+        return dict(
+            base,
+            PATH=f"{base['PATH']}:{self.postgres.bindir}",
+            PGHOST="127.0.0.1",
+            PGPORT=str(self.postgres.port),
+            PGUSER=SUPERUSER,
+            PGPASSWORD=self.postgres.password,
+        )
 
     def write_settings(self, extra):
         uri = self.postgres.uri(self.database, self.db_user, self.db_password)
@@ -145,6 +236,7 @@ class Deployment:
             f"SQLALCHEMY_DATABASE_URI = {uri!r}\n"
             f"IDM_PUBLIC_URL = {self.public_url!r}\n"
             "IDM_PROXY_COUNT = 1\n"
+            "SESSION_COOKIE_SECURE = True\n"
             # Tests only: production keeps scrypt.
             f"IDM_PASSWORD_HASH_METHOD = {FAST_HASH!r}\n" + extra
         )
@@ -188,6 +280,10 @@ class Deployment:
         self.start(command, "supervisord.out")
         for host in self.hosts:
             wait_until(lambda h=host: self.answers(h.url + "/status"), host.name, logs=self.logs)
+
+    def supervisorctl_command(self):
+        """DEPLOY.md's ``supervisorctl``, for this stack's supervisord."""
+        return f"{find_tool('supervisorctl')} -c {self.supervisor_conf}"
 
     def supervisorctl(self, *args):
         command = [find_tool("supervisorctl"), "-c", str(self.supervisor_conf), *args]
@@ -266,6 +362,8 @@ class Deployment:
                 process.wait()
         if self.database:
             self.postgres.drop_database(self.database)
+        if self.db_user:
+            self.postgres.drop_role(self.db_user)
 
     def logs(self):
         parts = []

@@ -145,6 +145,10 @@ class PostgresCluster:
                 )
             )
 
+    def drop_role(self, name):
+        with self.admin_connection() as conn:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
 
 def unprivileged_owner():
     """(uid, gid) of ``nobody`` when running as root, else None."""

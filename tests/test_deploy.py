@@ -1,22 +1,37 @@
 """DEPLOY.md, step for step, on loopback: Nginx (TLS) -> supervisor -> gunicorn -> PostgreSQL.
 
-See tests/deploy_stack.py for how the shipped files in deploy/ are put to work.
+Then its backups: the shell blocks of "Backups and restore" and the jobs of
+deploy/cron/idm, run as written. See tests/deploy_stack.py for how the
+shipped files are put to work.
 """
 
 import email
 import email.policy
 import os
+import re
+import shutil
 import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import free_port
+from conftest import FAST_HASH, ROOT, free_port, upgrade_schema
 from deploy_stack import (
     ADMIN,
     Deployment,
     credentials,
+    cron_jobs,
+    doc_blocks,
+    find_tool,
     init_first_admin,
-    skip_unless_tools,
+    require_tools,
+    run_script,
+    substitute,
+    user_names,
     wait_until,
 )
 from https_client import reset_link
@@ -26,9 +41,12 @@ pytestmark = pytest.mark.slow
 ALICE = ("alice@example.org", "alice password 1")
 
 
+DAY = 24 * 3600
+
+
 @pytest.fixture(scope="module")
 def tools():
-    skip_unless_tools()
+    require_tools()
 
 
 class Outbox:
@@ -116,11 +134,210 @@ def test_static_files_come_from_nginx(site):
     assert "Cache-Control" in headers  # Nginx's "expires", not Flask's send_file
 
 
+@pytest.fixture
+def backups():
+    """Stands in for /var/backups/idm, in a directory the cluster's user can enter.
+
+    The cluster's user is DEPLOY.md's ``postgres`` (``nobody`` when the
+    tests run as root), and pytest's tmp_path is root's alone.
+    """
+    parent = Path(tempfile.mkdtemp(prefix="idm-backups-"))
+    parent.chmod(0o755)
+    yield parent / "idm"
+    shutil.rmtree(parent)
+
+
+def admin_token(site):
+    """The first admin's token; /init first when this test runs alone."""
+    if site.https("/auth", "POST", credentials(ADMIN))[0] != 200:
+        init_first_admin(site)
+    return site.login(site.public_url, *ADMIN)
+
+
+def new_user(site, token, name):
+    user = (f"{name}@example.org", f"{name} password 1")
+    status, _, body = site.https("/user", "POST", credentials(user), token)
+    assert status == 201, body
+    return user
+
+
+def age(path, days):
+    """Make *path* look as if written *days* ago (and a minute)."""
+    stamp = time.time() - days * DAY - 60
+    os.utime(path, (stamp, stamp))
+
+
+def test_postgresql_backup_and_restore_as_deploy_md_has_them(site, backups):
+    token = admin_token(site)
+    dave = new_user(site, token, "dave")
+    blocks = doc_blocks("Backups and restore", "PostgreSQL")
+    assert len(blocks) == 2, "expected a backup and a restore block: update the test"
+    backup, restore = blocks
+    postgres, postgres_group = site.postgres_user()
+    env = site.client_env()
+
+    replacements = {
+        "-o postgres -g postgres": f"-o {postgres} -g {postgres_group}",
+        "sudo -u postgres ": site.as_postgres(),
+        "/var/backups/idm": str(backups),
+    }
+    run_script(substitute(backup, replacements), env)
+    (dump,) = backups.glob("idm-*.dump")
+    assert backups.owner() == dump.owner() == postgres
+    assert backups.stat().st_mode & 0o777 == 0o700
+    erin = new_user(site, token, "erin")  # after the backup: the restore undoes it
+
+    replacements = {
+        "supervisorctl ": site.supervisorctl_command() + " ",
+        "sudo -u postgres ": site.as_postgres(),
+        "/var/backups/idm": str(backups),
+        "YYYY-MM-DD": dump.name.removeprefix("idm-").removesuffix(".dump"),
+    }
+    output = run_script(substitute(restore, replacements), env)
+
+    assert "idm: stopped" in output and "idm: started" in output
+    status = site.hosts[0].url + "/status"
+    wait_until(lambda: site.call(status)[0] == 200, "the restored service", logs=site.logs)
+    assert site.login(site.public_url, *dave)
+    assert site.https("/auth", "POST", credentials(erin))[0] == 401
+
+
+def cron_env():
+    """The environment cron gives a job (Debian's cron: this PATH, sh)."""
+    return {"PATH": "/usr/bin:/bin", "SHELL": "/bin/sh", "LC_ALL": "C"}
+
+
+def run_cron_job(command, env, owner=None):
+    """A job's command the way cron runs it: ``sh -c``, as the job's user; its output."""
+    uid, gid = owner or (None, None)
+    done = subprocess.run(
+        ["/bin/sh", "-c", command],
+        user=uid,
+        group=gid,
+        extra_groups=[] if owner else None,
+        env=env,
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"cron job failed:\n{command}\n{done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def test_cron_jobs_dump_the_database_and_prune_the_audit_log(site, backups):
+    backups.mkdir(mode=0o700)  # as DEPLOY.md has it made, owned by postgres
+    if site.postgres.owner:
+        os.chown(backups, *site.postgres.owner)
+    expired, kept = backups / "idm-2000-01-01.dump", backups / "idm-2000-01-02.dump"
+    for path, days in ((expired, 15), (kept, 13)):
+        path.write_bytes(b"")
+        age(path, days)
+    jobs = dict(cron_jobs())
+    assert set(jobs) == {"postgres", "idm"}, "new jobs in deploy/cron/idm: update the test"
+
+    dump = substitute(jobs["postgres"], {"/var/backups/idm": str(backups)})
+    assert run_cron_job(dump, site.client_env(cron_env()), site.postgres.owner) == ""
+    # idm is the user the stack runs the service as: this process's.
+    paths = {"/srv/idm/app": str(ROOT), "/srv/idm/venv": sys.prefix}
+    paths["/etc/idm/settings.py"] = str(site.settings)
+    summary = run_cron_job(substitute(jobs["idm"], paths), cron_env())
+
+    assert re.fullmatch(r"deleted \d+ audit events older than 365 days, .*\n", summary)
+    names = {path.name for path in backups.iterdir()}
+    assert kept.name in names and expired.name not in names
+    (today,) = names - {kept.name}
+    assert re.fullmatch(r"idm-\d{4}-\d\d-\d\d\.dump", today)
+    listing = subprocess.run([find_tool("pg_restore"), "--list", str(backups / today)])
+    assert listing.returncode == 0  # a dump pg_restore can read
+
+
+def flask(env, *args, stdin=None):
+    command = [sys.executable, "-m", "flask", "--app", "app", *args]
+    done = subprocess.run(command, cwd=ROOT, env=env, input=stdin, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.fixture
+def sqlite_host(tools, tmp_path):
+    """DEPLOY.md's SQLite variant without a server: step 4's directory, the schema.
+
+    This process stands in for the service user ``idm``. Returns the
+    environment for ``flask`` and the substitutions for DEPLOY.md's paths.
+    """
+    user, group = user_names()
+    data = tmp_path / "data"
+    (block,) = [b for b in doc_blocks("4. PostgreSQL database") if "/srv/idm/data" in b]
+    owner = {"-o idm -g idm": f"-o {user} -g {group}"}
+    run_script(substitute(block, {**owner, "/srv/idm/data": str(data)}), os.environ)
+    assert data.stat().st_mode & 0o777 == 0o750
+    settings = tmp_path / "settings.py"
+    settings.write_text(
+        "SECRET_KEY = 'sqlite backups'\n"
+        f"SQLALCHEMY_DATABASE_URI = 'sqlite:///{data}/idm.sqlite'\n"
+        "IDM_PUBLIC_URL = 'https://idm.example.org'\n"
+        f"IDM_PASSWORD_HASH_METHOD = {FAST_HASH!r}\n"
+    )
+    env = dict(os.environ, IDM_SETTINGS=str(settings))
+    upgrade_schema(env)
+    backups = tmp_path / "backups" / "idm"
+    backups.parent.mkdir()
+    return env, {**owner, "/srv/idm/data": str(data), "/var/backups/idm": str(backups)}
+
+
+def create_user(env, username):
+    flask(env, "users", "create", username, "--password-stdin", stdin="a password 1")
+
+
+def test_sqlite_backup_and_restore_as_deploy_md_has_them(sqlite_host, tmp_path):
+    env, replacements = sqlite_host
+    create_user(env, "kept@example.org")
+    blocks = doc_blocks("Backups and restore", "SQLite")
+    assert len(blocks) == 2, "expected a backup and a restore block: update the test"
+    backup, restore = blocks
+
+    run_script(substitute(backup, {"sudo -u idm ": "", **replacements}), env)
+    (copy,) = Path(replacements["/var/backups/idm"]).glob("idm-*.sqlite")
+    create_user(env, "lost@example.org")  # after the backup: the restore undoes it
+
+    # No service runs here: a supervisorctl that only notes what it is told.
+    stub = tmp_path / "bin" / "supervisorctl"
+    stub.parent.mkdir()
+    stub.write_text(f'#!/bin/sh\necho "$*" >> {tmp_path}/supervisorctl.calls\n')
+    stub.chmod(0o755)
+    date = copy.name.removeprefix("idm-").removesuffix(".sqlite")
+    restore = substitute(restore, {**replacements, "YYYY-MM-DD": date})
+    run_script(restore, dict(env, PATH=f"{stub.parent}:{env['PATH']}"))
+
+    assert (tmp_path / "supervisorctl.calls").read_text() == "stop idm\nstart idm\n"
+    users = [line.split("\t")[0] for line in flask(env, "users", "list").splitlines()]
+    assert users == ["kept@example.org"]
+
+
+def test_the_sqlite_cron_job_backs_up_the_file(sqlite_host):
+    env, replacements = sqlite_host
+    create_user(env, "kept@example.org")
+    backups = Path(replacements["/var/backups/idm"])
+    backups.mkdir()
+    expired = backups / "idm-2000-01-01.sqlite"
+    expired.write_bytes(b"")
+    age(expired, 15)
+    (job,) = cron_jobs(enabled=False)
+    assert job[0] == "idm"
+    paths = {key: replacements[key] for key in ("/srv/idm/data", "/var/backups/idm")}
+
+    assert run_cron_job(substitute(job[1], paths), cron_env()) == ""
+
+    (made,) = backups.iterdir()
+    assert re.fullmatch(r"idm-\d{4}-\d\d-\d\d\.sqlite", made.name)
+    query = [find_tool("sqlite3"), str(made), "SELECT username FROM users"]
+    assert subprocess.run(query, capture_output=True, text=True).stdout == "kept@example.org\n"
+
+
 def test_password_reset_by_email_over_https(site, outbox):
-    """/iforgot -> the emailed https link -> /reset -> log in (issue 3's pages)."""
+    """/iforgot -> the emailed https link -> /reset -> log in."""
     browser = site.browser()
-    if browser.get("/iforgot")[0] == 404:
-        pytest.skip("no /iforgot page yet: it comes with issue 3 (password reset)")
     if site.https("/auth", "POST", credentials(ADMIN))[0] != 200:
         init_first_admin(site)
     _, messages = outbox

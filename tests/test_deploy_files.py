@@ -2,12 +2,14 @@
 
 import configparser
 import os
+import re
 import runpy
 import subprocess
 import sys
 import types
 
 from conftest import ROOT
+from deploy_stack import CRON_JOB
 from flask import Flask
 
 from idm.mail import sender
@@ -108,3 +110,14 @@ def test_the_sender_hook_imports_nothing_of_ours_for_other_apps():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_cron_reads_every_line_of_the_cron_file():
+    text = (DEPLOY / "cron" / "idm").read_text()
+    assert text.endswith("\n")  # cron drops a last line without its newline
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            assert re.fullmatch(r"[A-Z]+=\S+", line) or CRON_JOB.fullmatch(line), line
+    # A job's user is the service's or PostgreSQL's, never root.
+    users = {match[3] for match in map(CRON_JOB.fullmatch, text.splitlines()) if match}
+    assert users == {"idm", "postgres"}

@@ -6,14 +6,20 @@ Requests go straight to each gunicorn, so it is certain which host answers.
 """
 
 import pytest
-from deploy_stack import ADMIN, Deployment, credentials, init_first_admin, skip_unless_tools
+from deploy_stack import ADMIN, Deployment, credentials, init_first_admin, require_tools
+
+from defaults import IDM_LOGIN_ACCOUNT_THRESHOLD
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def site(postgres, tmp_path_factory):
-    skip_unless_tools()
+def tools():
+    require_tools()
+
+
+@pytest.fixture(scope="module")
+def site(tools, postgres, tmp_path_factory):
     deployment = Deployment(tmp_path_factory.mktemp("scale"), postgres, hosts=2)
     try:
         init_first_admin(deployment)
@@ -58,29 +64,22 @@ def test_password_change_on_one_host_holds_on_the_other(site):
 
 
 def test_logout_on_one_host_holds_on_the_other(site):
-    """POST /auth/logout comes with issue 4; until then this test skips."""
     a, b = (host.url for host in site.hosts)
     _, bob = new_user(site, "bob")
     token = site.login(a, *bob)
     status, _, _ = site.call(a + "/auth/logout", "POST", token=token)
-    if status in (404, 405):
-        pytest.skip("no POST /auth/logout yet: it comes with issue 4")
     assert status == 204
     assert site.call(b + "/user/me", token=token)[0] == 401
     assert site.call(a + "/user/me", token=token)[0] == 401
 
 
 def test_lockout_on_one_host_holds_on_the_other(site):
-    """Failed logins counted in the database lock the account on every host (issue 4)."""
+    """Failed logins counted in the database lock the account on every host."""
     a, b = (host.url for host in site.hosts)
     _, carol = new_user(site, "carol")
     wrong = {"username": carol[0], "password": "not the password"}
-    for _ in range(30):
-        status, headers, _ = site.call(a + "/auth", "POST", wrong)
-        if status == 429:
-            break
-    else:
-        pytest.skip("30 wrong passwords never locked the account: lockout comes with issue 4")
+    for _ in range(IDM_LOGIN_ACCOUNT_THRESHOLD):
+        assert site.call(a + "/auth", "POST", wrong)[0] == 401
     status, headers, _ = site.call(b + "/auth", "POST", credentials(carol))
     assert status == 429
     assert "Retry-After" in headers
