@@ -2,8 +2,12 @@
 
 Interactive by default: asks for the service address, logs in as an admin
 (``POST /auth``) and then creates users (``POST /user``) one after another.
-With ``--username`` it creates that one user without asking anything, taking
-passwords from the environment or from stdin, so that it can run in scripts.
+Each new username and password is sent to the service as soon as it is typed
+(``POST /user?dry_run=1``), so that one the service would refuse is asked
+again at once, checked by the service's own rules; a wrong admin login is
+asked again too, up to three attempts in all. With ``--username`` it creates
+that one user without asking anything, taking passwords from the environment
+or from stdin, so that it can run in scripts (and checks nothing in advance).
 
 Only the standard library is used, so the script runs anywhere Python 3 does,
 without the service's virtual environment. Run it with ``--help`` for usage.
@@ -24,6 +28,7 @@ DEFAULT_HOST = "http://localhost:9096"
 ADMIN_PASSWORD_ENV = "IDM_ADMIN_PASSWORD"
 NEW_PASSWORD_ENV = "IDM_NEW_PASSWORD"
 TIMEOUT = 30  # seconds to wait for the service on each request
+LOGIN_ATTEMPTS = 3  # interactive: admin logins tried before giving up
 
 EXIT_OK = 0
 EXIT_INPUT_ENDED = 1
@@ -37,12 +42,15 @@ EXIT_THROTTLED = 8
 EXIT_SERVICE_ERROR = 9
 EXIT_INTERRUPTED = 130
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Create users in a running IDM service, as an admin, over its HTTP API.
 
 Without --username it asks for the service address, the admin's username and
-password, then for new users one after another. With --username it creates
-that one user without asking (passwords from the environment or stdin).
+password, then for new users one after another. The service checks each new
+username and password as soon as it is typed, and one it refuses is asked
+again; so is a wrong admin login, up to {LOGIN_ATTEMPTS} attempts in all. With --username
+it creates that one user without asking (passwords from the environment or
+stdin).
 """
 
 EPILOG = f"""\
@@ -66,14 +74,17 @@ exit status:
   {EXIT_USAGE}    wrong usage, or a password is missing
   {EXIT_UNREACHABLE}    cannot reach the service (connection refused, unknown host, ...)
   {EXIT_LOGIN_FAILED}    login failed: wrong admin username or password
+       (interactive: after {LOGIN_ATTEMPTS} attempts)
   {EXIT_NOT_ADMIN}    the login is not an admin
   {EXIT_INVALID}    the service refused the new user's username or password (400)
   {EXIT_TAKEN}    the username is already taken (409)
   {EXIT_THROTTLED}    too many attempts; the service asks to wait (429)
   {EXIT_SERVICE_ERROR}    any other unexpected answer from the service
   {EXIT_INTERRUPTED}  interrupted with Ctrl-C
-In interactive mode a refused user (status {EXIT_INVALID} or {EXIT_TAKEN}) is reported and
-the loop goes on; the exit status is then that of the last refusal.
+In interactive mode a refused username or password is asked again at once.
+Should the creation still be refused (status {EXIT_INVALID} or {EXIT_TAKEN}: someone took the
+username meanwhile, say), that is reported and the loop goes on; the exit
+status is then that of the last refusal.
 """
 
 Answer = namedtuple("Answer", "status body headers")
@@ -145,13 +156,36 @@ class Service:
         if user.get("admin") is not True:
             raise not_admin(user.get("username"))
 
-    def create_user(self, username, password, admin):
-        body = {"username": username, "password": password, "admin": admin}
-        answer = self.call("POST", "/user", body)
+    def post_user(self, path, body):
+        answer = self.call("POST", path, body)
         if answer.status == 401 and self.credentials:
             # The token expired during a long interactive session: log in again.
             self.login(*self.credentials)
-            answer = self.call("POST", "/user", body)
+            answer = self.call("POST", path, body)
+        if answer.status == 403:
+            raise not_admin(self.credentials[0] if self.credentials else None)
+        return answer
+
+    def check_new_user(self, **fields):
+        """Refuse, as the service would, a new user's username or password.
+
+        A dry run: the service checks the fields it is given by the rules of
+        a creation and creates nothing. One field at a time, never both: a
+        service too old to know dry runs then refuses the request (a field
+        is missing) instead of creating a user.
+        """
+        answer = self.post_user("/user?dry_run=1", fields)
+        if answer.status == 204:
+            return
+        if answer.status == 400:
+            raise Failure(error_message(answer), EXIT_INVALID)
+        if answer.status == 409:
+            raise Failure(error_message(answer), EXIT_TAKEN)
+        raise unexpected(answer, "cannot check the new user")
+
+    def create_user(self, username, password, admin):
+        body = {"username": username, "password": password, "admin": admin}
+        answer = self.post_user("/user", body)
         if answer.status == 201 and isinstance(answer.body.get("data"), dict):
             return answer.body["data"]
         refused = f"cannot create {username}"
@@ -159,8 +193,6 @@ class Service:
             raise Failure(f"{refused}: {error_message(answer)}", EXIT_INVALID)
         if answer.status == 409:
             raise Failure(f"{refused}: that username is already taken", EXIT_TAKEN)
-        if answer.status == 403:
-            raise not_admin(self.credentials[0] if self.credentials else None)
         raise unexpected(answer, refused)
 
 
@@ -237,13 +269,39 @@ def ask_secret(prompt):
         print("Please type a password; Ctrl-C to quit.", file=sys.stderr)
 
 
-def ask_new_password():
-    """The new user's password, typed twice because nobody sees it."""
+def ask_new_password(check=None):
+    """The new user's password, typed twice because nobody sees it.
+
+    With *check* (see accepted), a password it refuses is asked again at
+    once, before it is repeated.
+    """
     while True:
         password = ask_secret("New password: ")
+        if check is not None and not accepted(check, password=password):
+            continue
         if getpass.getpass("Repeat new password: ") == password:
             return password
         print("The passwords differ; please type them again.", file=sys.stderr)
+
+
+def ask_new_username(check):
+    """A new username that *check* (see accepted) does not refuse."""
+    while True:
+        username = ask("New username: ")
+        if accepted(check, username=username):
+            return username
+
+
+def accepted(check, **fields):
+    """Whether check(**fields) passes; a refusal is reported, other failures raised."""
+    try:
+        check(**fields)
+    except Failure as failure:
+        if failure.status not in (EXIT_INVALID, EXIT_TAKEN):
+            raise
+        print(f"error: {failure}", file=sys.stderr)
+        return False
+    return True
 
 
 def ask_yes_no(prompt):
@@ -261,18 +319,36 @@ def report_created(user):
     print(f"created {user.get('username')} ({role})")
 
 
+def log_in_interactively(service, args):
+    """Log in as the admin; a wrong username or password is asked again."""
+    admin_user = args.admin_user or ask("Admin username: ")
+    admin_password = os.environ.get(ADMIN_PASSWORD_ENV) or ask_secret("Admin password: ")
+    for attempt in range(1, LOGIN_ATTEMPTS + 1):
+        try:
+            service.login(admin_user, admin_password)
+            return
+        except Failure as failure:
+            if failure.status != EXIT_LOGIN_FAILED:
+                raise
+            if attempt == LOGIN_ATTEMPTS:
+                message = f"{failure} ({LOGIN_ATTEMPTS} attempts)"
+                raise Failure(message, EXIT_LOGIN_FAILED) from None
+            print(f"error: {failure}; please try again", file=sys.stderr)
+        # Either may be the mistake: the username is offered again as the default.
+        admin_user = ask(f"Admin username [{admin_user}]: ", default=admin_user)
+        admin_password = ask_secret("Admin password: ")
+
+
 def run_interactive(args):
     host = args.host or ask(f"Host [{DEFAULT_HOST}]: ", default=DEFAULT_HOST)
     service = Service(normalize_host(host))
-    admin_user = args.admin_user or ask("Admin username: ")
-    admin_password = os.environ.get(ADMIN_PASSWORD_ENV) or ask_secret("Admin password: ")
-    service.login(admin_user, admin_password)
+    log_in_interactively(service, args)
     # Learn now, not after typing a whole user, whether this login may create.
     service.require_admin()
     status = EXIT_OK
     while True:
-        username = ask("New username: ")
-        password = ask_new_password()
+        username = ask_new_username(service.check_new_user)
+        password = ask_new_password(service.check_new_user)
         admin = ask_yes_no("Admin? [y/N]: ")
         try:
             report_created(service.create_user(username, password, admin))

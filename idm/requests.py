@@ -14,6 +14,7 @@ MAX_OFFSET = 2**31 - 1
 # The last page an HTML list offers: far beyond any real list, and at the
 # largest page size still an offset below MAX_OFFSET.
 MAX_PAGE = 1_000_000
+FLAGS = {"1": True, "true": True, "0": False, "false": False}
 MAX_TEXT_ARG = 254  # an email address at most (RFC 5321)
 
 
@@ -119,11 +120,11 @@ def text_arg(name):
 
 
 def flag_arg(name):
-    """``1``/``true`` or ``0``/``false`` (the default) from the query string."""
-    value = request.args.get(name, "0").strip().lower()
-    if value not in {"0", "1", "false", "true"}:
-        raise BadRequest(f"{name} must be 1 or 0")
-    return value in {"1", "true"}
+    """``1``/``true`` or ``0``/``false`` (the default) from the query string, exactly."""
+    value = request.args.get(name, "0")
+    if value not in FLAGS:
+        raise BadRequest(f"{name} must be 1, 0, true or false")
+    return FLAGS[value]
 
 
 def page_arg(perpage):

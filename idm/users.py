@@ -67,12 +67,44 @@ def new_user(username, password, admin):
     )
 
 
+def taken(username):
+    return Conflict(f"username {username} is already taken")
+
+
 def create_user(username, password, admin=False):
     user = new_user(username, password, admin)
     db.session.add(user)
     audit.record("user.create", target=user)
-    commit_or_conflict(f"username {user.username} is already taken")
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise taken(user.username) from None
     return user
+
+
+def check_new_user(username=None, password=None):
+    """Refuse what create_user would refuse of these fields; create nothing.
+
+    A field that is None is not checked. The rules are create_user's own:
+    the same checks in the same order, and for a taken username its insert,
+    flushed so that the unique index decides, then rolled back. Nothing is
+    hashed and nothing is audited: no user is created.
+    """
+    if username is not None:
+        username = normalize_username(username)
+    if password is not None:
+        check_password(password)
+    if username is None:
+        return
+    # Never committed, so the hash column only needs to be non-empty.
+    db.session.add(User(id=new_id(), username=username, password_hash="-"))
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise taken(username) from None
+    finally:
+        db.session.rollback()
 
 
 def create_first_admin(username, password):
@@ -89,16 +121,8 @@ def create_first_admin(username, password):
         db.session.rollback()
         if admin_exists() or db.session.get(Setup, 1) is not None:
             raise Forbidden("setup is complete: an admin already exists") from None
-        raise Conflict(f"username {user.username} is already taken") from None
+        raise taken(user.username) from None
     return user
-
-
-def commit_or_conflict(message):
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict(message) from None
 
 
 def find_user(user_id):

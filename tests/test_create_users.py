@@ -104,6 +104,11 @@ def log_in_interactively(child, url, password=ADMIN[1]):
 
 def answer_new_user(child, username, password, admin):
     child.expect_exact("New username: ")
+    answer_new_user_after_username(child, username, password, admin)
+
+
+def answer_new_user_after_username(child, username, password, admin=False):
+    """Answer the questions for one user, the "New username: " prompt shown."""
     child.sendline(username)
     child.expect_exact("New password: ")
     child.sendline(password)
@@ -111,6 +116,11 @@ def answer_new_user(child, username, password, admin):
     child.sendline(password)
     child.expect_exact("Admin? [y/N]: ")
     child.sendline("y" if admin else "")
+
+
+def next_prompt(child, *prompts):
+    """Which of *prompts* the script asks next (each is a whole prompt)."""
+    return prompts[child.expect_exact(list(prompts))]
 
 
 def finish(child):
@@ -153,12 +163,89 @@ def test_interactive_password_is_not_echoed(service):
 
 
 @pytest.mark.slow
-def test_interactive_refusal_is_reported_and_the_loop_goes_on(service):
+def test_interactive_bad_username_is_asked_again_before_the_password(service):
     child = spawn_interactive()
     log_in_interactively(child, service.url)
+    child.expect_exact("New username: ")
+    child.sendline("not-an-email")
 
-    answer_new_user(child, ADMIN[0], STRONG, admin=False)
-    child.expect_exact("already taken")
+    child.expect_exact("error: username must be an email address")
+    assert next_prompt(child, "New username: ", "New password: ") == "New username: "
+    child.sendline("mona@example.org")
+    assert next_prompt(child, "New username: ", "New password: ") == "New password: "
+    child.sendline(STRONG)
+    child.expect_exact("Repeat new password: ")
+    child.sendline(STRONG)
+    child.expect_exact("Admin? [y/N]: ")
+    child.sendline("")
+    child.expect_exact("created mona@example.org (not admin)")
+    child.expect_exact("Another? [y/N]: ")
+    child.sendline("n")
+
+    assert finish(child) == 0
+    assert whoami(service.url, "mona@example.org", STRONG)["admin"] is False
+
+
+@pytest.mark.slow
+def test_interactive_taken_username_is_asked_again_at_once(service):
+    child = spawn_interactive()
+    log_in_interactively(child, service.url)
+    child.expect_exact("New username: ")
+    child.sendline(ADMIN[0].upper())
+
+    child.expect_exact(f"error: username {ADMIN[0]} is already taken")
+    assert next_prompt(child, "New username: ", "New password: ") == "New username: "
+    answer_new_user_after_username(child, "nina@example.org", STRONG)
+    child.expect_exact("created nina@example.org")
+    child.expect_exact("Another? [y/N]: ")
+    child.sendline("n")
+
+    assert finish(child) == 0
+
+
+@pytest.mark.slow
+def test_interactive_short_password_is_asked_again_at_once(service):
+    child = spawn_interactive()
+    log_in_interactively(child, service.url)
+    child.expect_exact("New username: ")
+    child.sendline("olga@example.org")
+    child.expect_exact("New password: ")
+    child.sendline("short")
+
+    child.expect_exact("error: password must be at least 8 characters")
+    assert next_prompt(child, "New password: ", "Repeat new password: ") == "New password: "
+    child.sendline(STRONG)
+    assert next_prompt(child, "New password: ", "Repeat new password: ") == (
+        "Repeat new password: "
+    )
+    child.sendline(STRONG)
+    child.expect_exact("Admin? [y/N]: ")
+    child.sendline("")
+    child.expect_exact("created olga@example.org")
+    child.expect_exact("Another? [y/N]: ")
+    child.sendline("n")
+
+    assert finish(child) == 0
+    assert whoami(service.url, "olga@example.org", STRONG)["admin"] is False
+    assert "short" not in child.transcript.getvalue()
+
+
+@pytest.mark.slow
+def test_interactive_refusal_at_creation_is_reported_and_the_loop_goes_on(service):
+    """A username taken between its check and the creation: reported, not fatal."""
+    child = spawn_interactive()
+    log_in_interactively(child, service.url)
+    child.expect_exact("New username: ")
+    child.sendline("paul@example.org")
+    child.expect_exact("New password: ")
+    assert scripted(service, "paul@example.org").returncode == 0  # someone else was quicker
+    child.sendline(STRONG + " 2")
+    child.expect_exact("Repeat new password: ")
+    child.sendline(STRONG + " 2")
+    child.expect_exact("Admin? [y/N]: ")
+    child.sendline("y")
+
+    child.expect_exact("cannot create paul@example.org: that username is already taken")
     child.expect_exact("Another? [y/N]: ")
     child.sendline("y")
     answer_new_user(child, "dave@example.org", STRONG, admin=False)
@@ -167,16 +254,67 @@ def test_interactive_refusal_is_reported_and_the_loop_goes_on(service):
     child.sendline("n")
 
     assert finish(child) == EXIT_TAKEN
+    assert whoami(service.url, "paul@example.org", STRONG)["admin"] is False
     assert whoami(service.url, "dave@example.org", STRONG)["admin"] is False
 
 
 @pytest.mark.slow
-def test_interactive_wrong_admin_password_exits(service):
+def test_interactive_mistyped_admin_password_is_asked_again(service):
     child = spawn_interactive()
     log_in_interactively(child, service.url, password="not the boss's password")
 
-    child.expect_exact("wrong admin username or password")
+    child.expect_exact("wrong admin username or password; please try again")
+    child.expect_exact(f"Admin username [{ADMIN[0]}]: ")
+    child.sendline("")  # the default: the username was right
+    child.expect_exact("Admin password: ")
+    child.sendline(ADMIN[1])
+    answer_new_user(child, "quinn@example.org", STRONG, admin=False)
+    child.expect_exact("created quinn@example.org")
+    child.expect_exact("Another? [y/N]: ")
+    child.sendline("n")
+
+    assert finish(child) == 0
+    assert whoami(service.url, "quinn@example.org", STRONG)["admin"] is False
+
+
+@pytest.mark.slow
+def test_interactive_mistyped_admin_username_is_asked_again(service):
+    child = spawn_interactive()
+    child.expect_exact("Host [http://localhost:9096]: ")
+    child.sendline(service.url)
+    child.expect_exact("Admin username: ")
+    child.sendline("bos@example.org")
+    child.expect_exact("Admin password: ")
+    child.sendline(ADMIN[1])
+
+    child.expect_exact("wrong admin username or password; please try again")
+    child.expect_exact("Admin username [bos@example.org]: ")
+    child.sendline(ADMIN[0])
+    child.expect_exact("Admin password: ")
+    child.sendline(ADMIN[1])
+    answer_new_user(child, "rita@example.org", STRONG, admin=False)
+    child.expect_exact("created rita@example.org")
+    child.expect_exact("Another? [y/N]: ")
+    child.sendline("n")
+
+    assert finish(child) == 0
+
+
+@pytest.mark.slow
+def test_interactive_admin_password_mistyped_three_times_exits(service):
+    child = spawn_interactive()
+    log_in_interactively(child, service.url, password="wrong 1")
+    for attempt in (2, 3):
+        child.expect_exact("wrong admin username or password; please try again")
+        child.expect_exact(f"Admin username [{ADMIN[0]}]: ")
+        child.sendline("")
+        child.expect_exact("Admin password: ")
+        child.sendline(f"wrong {attempt}")
+
+    child.expect_exact("error: login failed: wrong admin username or password (3 attempts)")
     assert finish(child) == EXIT_LOGIN_FAILED
+    assert child.transcript.getvalue().count("Admin password: ") == 3
+    assert "New username: " not in child.transcript.getvalue()
 
 
 @pytest.mark.slow

@@ -130,7 +130,7 @@ def test_logout_all_flag_must_be_one_or_zero(client, user_headers, value):
     response = client.post(f"/auth/logout?all={value}", headers=user_headers)
 
     assert response.status_code == 400
-    assert response.json["error"]["message"] == "all must be 1 or 0"
+    assert response.json["error"]["message"] == "all must be 1, 0, true or false"
     assert client.get("/user/me", headers=user_headers).status_code == 200
 
 

@@ -9,6 +9,7 @@ from ..blueprints import ApiBlueprint
 from ..requests import (
     MAX_OFFSET,
     bool_field,
+    flag_arg,
     int_arg,
     json_object,
     query_parameters,
@@ -28,13 +29,23 @@ def whoami():
 
 @bp.post("/user")
 @admin_required
+@query_parameters("dry_run")
 def create():
+    """Create a user; with ``?dry_run=1`` only say whether it would be created.
+
+    A dry run checks the fields it is given exactly as a creation would and
+    answers 204 or the same 400/409; missing fields are not an error there,
+    so that a client can check each answer as soon as it is typed.
+    """
+    dry_run = flag_arg("dry_run")
     data = json_object(allowed={"username", "password", "admin"})
-    user = users.create_user(
-        string_field(data, "username"),
-        string_field(data, "password"),
-        admin=bool_field(data, "admin") or False,
-    )
+    username = string_field(data, "username", required=not dry_run)
+    password = string_field(data, "password", required=not dry_run)
+    admin = bool_field(data, "admin") or False
+    if dry_run:
+        users.check_new_user(username, password)
+        return "", 204
+    user = users.create_user(username, password, admin=admin)
     location = url_for("users.read", user_id=user.id)
     return {"data": user.to_json()}, 201, {"Location": location}
 
