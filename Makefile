@@ -1,7 +1,7 @@
 # make run   - set up and start the service for development (SQLite, mail to the log)
 # make test  - set up and run the whole test suite
 # make lint  - ruff check + format check
-# make migration m="what changed" - new Alembic revision after changing idm/models.py
+# make migration m="what changed" - new Alembic revision after changing idm/models/
 # make bench - the service's speed as ratios against baselines (docs/performance.md)
 # make bench-profile - where a worker spends its time on GET /user/me
 
@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 # Debian packages the test suite drives for real (command=package).
-TEST_DEBIAN_PACKAGES := chromium=chromium initdb=postgresql nginx=nginx supervisord=supervisor openssl=openssl sqlite3=sqlite3
+TEST_DEBIAN_PACKAGES := chromium=chromium initdb=postgresql nginx=nginx supervisord=supervisor openssl=openssl sqlite3=sqlite3 curl=curl
 # Debian packages the benchmark drives (its smoke test too).
 BENCH_DEBIAN_PACKAGES := wrk=wrk
 

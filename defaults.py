@@ -103,7 +103,7 @@ IDM_PRODUCT_NAME = "IDM"
 # depend on it.
 IDM_PROXY_COUNT = 0
 
-# --- Token lifecycle, brute-force protection, audit (issue 4) ---------------
+# --- Token lifecycle, brute-force protection, audit -----------------------
 
 # Seconds after a password login during which POST /auth/refresh still hands
 # out new tokens (the original login time travels in the token as auth_time).

@@ -50,7 +50,7 @@ def insert_users(count, password_hash):
             ]
             # RETURNING makes SQLAlchemy send multi-row INSERTs of 1,000 rows
             # ("insertmanyvalues"); without it psycopg sends one INSERT per
-            # row, and PostgreSQL's user_count trigger (idm/user_count.py)
+            # row, and PostgreSQL's user_count trigger (idm/models/user_count.py)
             # would update its one row 100,000 times in this transaction:
             # 105 s instead of 5.
             connection.execute(insert(User.__table__).returning(User.id), rows).all()

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Write a new Alembic revision for what changed in idm/models.py.
+# Write a new Alembic revision for what changed in idm/models/.
 # Usage: scripts/new-migration.sh "what changed"   (or: make migration m="what changed")
 #
 # Autogenerate compares the models with a live database, so this builds a

@@ -79,16 +79,18 @@ def no_mail_sender_left_running():
     assert not left, "the test left a mail sender thread running"
 
 
+def require(present, what):
+    """Fail, never skip, when a part the suite drives is missing: `make test`
+    installs them all (as root), and a suite that skips proves nothing."""
+    if not present:
+        pytest.fail(f"{what} is missing: run `make test` as root, which installs it", False)
+
+
 @pytest.fixture(scope="session")
 def postgres():
-    """The session's PostgreSQL cluster; skips the test when there is none."""
+    """The session's PostgreSQL cluster (initdb and pg_ctl from Debian's postgresql)."""
     bindir = find_binaries()
-    if bindir is None:
-        pytest.skip(
-            "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or in "
-            "/usr/lib/postgresql/*/bin: install Debian's postgresql package "
-            "(make test does, as root)"
-        )
+    require(bindir is not None, "PostgreSQL's server (initdb, pg_ctl: Debian's postgresql)")
     cluster = PostgresCluster(bindir).start()
     yield cluster
     cluster.stop()

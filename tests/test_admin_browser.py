@@ -10,8 +10,9 @@ import os
 import re
 
 import pytest
-from conftest import ROOT, LiveServer, http_json
+from conftest import ROOT, LiveServer, http_json, require
 from mailserver import reset_link
+from playwright.sync_api import sync_playwright
 
 pytestmark = pytest.mark.slow
 
@@ -35,15 +36,8 @@ ALICE_NEW_PASSWORD = "alice's reset password"
 
 @pytest.fixture(scope="module")
 def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(
-            f"browser tests need Debian's chromium at {CHROMIUM}: run `make test` as root "
-            "(it installs it) or `apt-get install chromium`"
-        )
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is missing: pip install -r requirements-dev.txt"
-    )
-    with sync_api.sync_playwright() as playwright:
+    require(os.path.exists(CHROMIUM), f"Debian's chromium ({CHROMIUM})")
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )

@@ -12,17 +12,19 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import require
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk missing: `make test` as root"),
-    pytest.mark.skipif(
-        importlib.util.find_spec("flask_jwt_extended") is None,
-        reason="Flask-JWT-Extended missing: `make test` installs bench/requirements.txt",
-    ),
-]
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def bench_tools():
+    require(shutil.which("wrk") is not None, "wrk (Debian's wrk)")
+    flask_jwt = importlib.util.find_spec("flask_jwt_extended") is not None
+    require(flask_jwt, "Flask-JWT-Extended (bench/requirements.txt)")
+
 
 RATIOS = [
     "/user/me vs Flask-JWT-Extended /me",

@@ -2,7 +2,7 @@
 
 The ``app`` fixture creates tables straight from the models (fast); these
 tests prove that ``flask db upgrade`` builds the same schema on SQLite and
-PostgreSQL. After a change to idm/models.py they fail until
+PostgreSQL. After a change to idm/models/ they fail until
 ``make migration m="…"`` has written the revision that goes with it.
 """
 
@@ -49,7 +49,7 @@ def pending_changes(app):
 def assert_models_match_migrations(app):
     changes = pending_changes(app)
     assert changes == [], (
-        "idm/models.py and migrations/ disagree; write the missing revision with "
+        "idm/models/ and migrations/ disagree; write the missing revision with "
         f'make migration m="what changed" (autogenerate would write: {changes})'
     )
 
@@ -211,7 +211,7 @@ def test_a_worker_does_not_load_alembic(tmp_path):
     assert done.stdout.strip() == "[]"
 
 
-# The user_count triggers (idm/user_count.py). Autogenerate compares no
+# The user_count triggers (idm/models/user_count.py). Autogenerate compares no
 # triggers, so these tests compare them: present at head, the same SQL as
 # db.create_all() makes, and gone after a downgrade.
 INITIAL = "a334d3494b43"

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import require
 from flask import Config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,8 +19,8 @@ def section(title):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_walkthrough_runs_as_written(live_server):
+    require(shutil.which("curl") is not None, "curl (Debian's curl)")
     script = re.search(r"```sh\n(.*?)```", section("Walkthrough"), re.S).group(1)
     assert "IDM=http://127.0.0.1:9096" in script
     script = script.replace("IDM=http://127.0.0.1:9096", f"IDM={live_server.url}")
@@ -36,9 +37,11 @@ def test_walkthrough_runs_as_written(live_server):
     assert json.loads(me)["data"]["admin"] is False
 
 
-def test_settings_table_lists_every_setting():
+def test_settings_table_lists_every_setting_once_and_nothing_else():
     defaults = Config(str(ROOT))
     defaults.from_pyfile("defaults.py")
-    table = section("Configuration")
-    missing = [key for key in defaults if f"`{key}`" not in table]
-    assert missing == []
+    rows = [line for line in section("Configuration").splitlines() if line.startswith("| `")]
+    named = [name for row in rows for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])]
+    assert sorted(set(defaults) - set(named)) == [], "settings missing from the README table"
+    assert sorted(set(named) - set(defaults)) == [], "README rows for settings that do not exist"
+    assert sorted(name for name in set(named) if named.count(name) > 1) == [], "listed twice"
