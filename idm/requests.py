@@ -111,6 +111,13 @@ def int_arg(name, default, minimum, maximum):
     return value
 
 
+def window_args(default_perpage, max_perpage):
+    """``(offset, perpage)`` of a JSON list from ``offset`` and ``perpage``."""
+    offset = int_arg("offset", 0, minimum=0, maximum=MAX_OFFSET)
+    perpage = int_arg("perpage", default_perpage, minimum=1, maximum=max_perpage)
+    return offset, perpage
+
+
 def text_arg(name):
     """A trimmed text from the query string, or None when empty or absent."""
     value = checked_text(name, request.args.get(name, "").strip())

@@ -5,7 +5,7 @@ from flask import current_app
 from .. import audit
 from ..auth import admin_required
 from ..blueprints import ApiBlueprint
-from ..requests import MAX_OFFSET, int_arg, query_parameters, text_arg
+from ..requests import query_parameters, text_arg, window_args
 
 bp = ApiBlueprint("audit", __name__)
 
@@ -15,13 +15,8 @@ bp = ApiBlueprint("audit", __name__)
 @query_parameters("offset", "perpage", "user", "action")
 def index():
     """Newest first; ``user`` (id or username) matches actor or target."""
-    offset = int_arg("offset", 0, minimum=0, maximum=MAX_OFFSET)
-    perpage = int_arg(
-        "perpage",
-        current_app.config["IDM_AUDIT_PER_PAGE"],
-        minimum=1,
-        maximum=current_app.config["IDM_AUDIT_MAX_PER_PAGE"],
-    )
+    config = current_app.config
+    offset, perpage = window_args(config["IDM_AUDIT_PER_PAGE"], config["IDM_AUDIT_MAX_PER_PAGE"])
     action = audit.check_action(text_arg("action"))
     page, total = audit.search(text_arg("user"), action, offset, perpage)
     return {"data": [event.to_json() for event in page], "total": total}

@@ -7,14 +7,13 @@ from .. import users
 from ..auth import admin_required, login_required
 from ..blueprints import ApiBlueprint
 from ..requests import (
-    MAX_OFFSET,
     bool_field,
     flag_arg,
-    int_arg,
     json_object,
     query_parameters,
     string_field,
     text_arg,
+    window_args,
 )
 from ..tokens import token_response
 
@@ -109,13 +108,8 @@ def unlock(user_id):
 @admin_required
 @query_parameters("offset", "perpage", "search")
 def index():
-    offset = int_arg("offset", 0, minimum=0, maximum=MAX_OFFSET)
-    perpage = int_arg(
-        "perpage",
-        current_app.config["IDM_USERS_PER_PAGE"],
-        minimum=1,
-        maximum=current_app.config["IDM_USERS_MAX_PER_PAGE"],
-    )
+    config = current_app.config
+    offset, perpage = window_args(config["IDM_USERS_PER_PAGE"], config["IDM_USERS_MAX_PER_PAGE"])
     page, total = users.list_users(offset, perpage, text_arg("search"))
     return {"data": [user.to_json() for user in page], "total": total}
 
