@@ -4,6 +4,7 @@
 # make migration m="what changed" - new Alembic revision after changing idm/models/
 # make bench - the service's speed as ratios against baselines (docs/performance.md)
 # make bench-profile - where a worker spends its time on GET /user/me
+# make screenshots - retake the pictures in README.md and docs/ from the real pages
 
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +15,7 @@ TEST_DEBIAN_PACKAGES := chromium=chromium initdb=postgresql nginx=nginx supervis
 # Debian packages the benchmark drives (its smoke test too).
 BENCH_DEBIAN_PACKAGES := wrk=wrk
 
-.PHONY: run test lint format migration bench bench-profile debian-packages clean
+.PHONY: run test lint format migration bench bench-profile screenshots debian-packages clean
 
 # The schema comes only from migrations, for development as in production.
 # FLASK_DEBUG=1: the development setup keeps the default SECRET_KEY.
@@ -46,6 +47,10 @@ bench: $(VENV)/.installed-bench
 bench-profile: $(VENV)/.installed-bench
 	@sh scripts/debian-packages.sh $(BENCH_DEBIAN_PACKAGES)
 	$(BIN)/python -m bench.profile_me $(PROFILE_ARGS)
+
+screenshots: $(VENV)/.installed-dev debian-packages
+	$(BIN)/python -m pytest -q tests/test_docs_screenshots.py
+	cp tests/artifacts/docs/*.png docs/
 
 debian-packages:
 	@sh scripts/debian-packages.sh $(TEST_DEBIAN_PACKAGES) $(BENCH_DEBIAN_PACKAGES)
