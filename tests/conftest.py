@@ -25,7 +25,9 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from mailserver import MailServer
+from openapi_check import check as check_against_description
 from pg_cluster import PostgresCluster, find_binaries
 from sqlalchemy import Engine, event
 
@@ -114,6 +116,22 @@ def app_config():
     return {}
 
 
+class DescribedClient(FlaskClient):
+    """The test client, holding every answer to the OpenAPI description (openapi_check.py)."""
+
+    def open(self, *args, **kwargs):
+        response = super().open(*args, **kwargs)
+        request = response.request
+        check_against_description(
+            request.method,
+            request.path,
+            response.status_code,
+            response.headers.get("Content-Type"),
+            response.get_data(),
+        )
+        return response
+
+
 @pytest.fixture
 def make_app(database_uri):
     """Build apps on this test's database, with settings on top of the test ones.
@@ -135,6 +153,7 @@ def make_app(database_uri):
         }
         config.update(settings)
         app = create_app(config)
+        app.test_client_class = DescribedClient
         with app.app_context():
             db.create_all()
         apps.append(app)
@@ -214,9 +233,12 @@ def http_json(url, method="GET", body=None, token=None, scheme="Bearer"):
         request.add_header("Authorization", f"{scheme} {token}")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.headers, json.loads(response.read() or b"null")
+            status, headers, raw = response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, error.headers, json.loads(error.read() or b"null")
+        status, headers, raw = error.code, error.headers, error.read()
+    path = urllib.parse.urlsplit(url).path
+    check_against_description(method, path, status, headers.get("Content-Type"), raw)
+    return status, headers, json.loads(raw or b"null")
 
 
 def csrf_token(html):

@@ -1,4 +1,4 @@
-"""Service endpoints: GET / and GET /status (for people, clients and load balancers)."""
+"""Service endpoints: GET /, GET /status and GET /openapi.json."""
 
 import logging
 
@@ -7,11 +7,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from .. import openapi
 from ..auth import authenticate_request, bearer_token
 from ..blueprints import ApiBlueprint
 from ..mail import delivery
 from ..models import admin_exists, db
 from ..requests import prefers_html
+from ..reset import public_base_url
 
 log = logging.getLogger(__name__)
 bp = ApiBlueprint("service", __name__)
@@ -55,6 +57,12 @@ def status():
     if "db" not in reasons and caller_is_admin():
         data["reasons"] = reasons
     return {"data": data}, 503 if "db" in reasons else 200
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """The OpenAPI 3.1 description of every JSON route (idm/openapi.yaml)."""
+    return openapi.document(public_base_url())
 
 
 def caller_is_admin():
