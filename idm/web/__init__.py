@@ -4,8 +4,8 @@ from ..sessions import SessionInterface
 
 
 def init_app(app):
-    from . import admin, bootstrap, reset
+    from . import admin, bootstrap, docs, reset
 
-    for module in (bootstrap, reset, admin):
+    for module in (bootstrap, reset, admin, docs):
         app.register_blueprint(module.bp)
     app.session_interface = SessionInterface()
