@@ -49,7 +49,9 @@ SQLALCHEMY_ENGINE_OPTIONS = {}
 
 # --- Mail (Flask-Mail) ------------------------------------------------------
 
-# None means development: emails are written to the log instead of sent.
+# None: in development (debug, tests) emails are written to the log instead
+# of sent; otherwise they wait in the outbox (a reset link never goes into a
+# production log) and /status says mail is unavailable.
 MAIL_SERVER = None
 MAIL_PORT = 25
 MAIL_USE_TLS = False  # STARTTLS after connecting
@@ -161,5 +163,17 @@ IDM_MAIL_GIVE_UP_SECONDS = 24 * 60 * 60
 # Seconds one SMTP network operation may take before the attempt fails.
 IDM_MAIL_TIMEOUT = 30
 # Flask-Mail suppresses sending when TESTING; the tests run a real SMTP
-# server, so never suppress (without MAIL_SERVER emails go to the log anyway).
+# server, so never suppress (without MAIL_SERVER nothing is sent anyway).
 MAIL_SUPPRESS_SEND = False
+
+# --- Logs -------------------------------------------------------------------
+
+# "text": one plain line per event; "json": one JSON object per line (time,
+# level, logger, request_id, message, traceback), for a log collector.
+IDM_LOG_FORMAT = "text"
+# The least severe records written: DEBUG, INFO, WARNING, ERROR.
+IDM_LOG_LEVEL = "INFO"
+# A warning or error like one written less than this many seconds ago is
+# counted, not written; the next one after it says how many were held back.
+# 0 writes every one.
+IDM_LOG_REPEAT_SECONDS = 60

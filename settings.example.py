@@ -16,7 +16,8 @@ SECRET_KEY = "replace-me"
 # Password-reset links start with it.
 # IDM_PUBLIC_URL = "https://idm.example.org"
 
-# Outgoing mail; without MAIL_SERVER emails are written to the log.
+# Outgoing mail; without MAIL_SERVER no email leaves (in development they are
+# written to the log).
 # MAIL_SERVER = "smtp.example.org"
 # MAIL_PORT = 587
 # MAIL_USE_TLS = True

@@ -30,10 +30,11 @@ def create_app(test_config=None):
         # Believe exactly that many X-Forwarded-* hops, never more.
         app.wsgi_app = ProxyFix(app.wsgi_app, proxies, proxies, proxies, proxies)
 
-    from . import api, bootstrap, cli, errors, headers, mail, schema, web
+    from . import api, bootstrap, cli, errors, headers, logs, mail, schema, web
     from .csrf import csrf
     from .models import db
 
+    logs.init_app(app)
     db.init_app(app)
     schema.init_app(app)
     csrf.init_app(app)

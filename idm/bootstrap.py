@@ -36,8 +36,11 @@ def announce_setup():
     """At start-up, say loudly that the service waits for its first admin."""
     if admin_exists():
         return
-    log.warning("=" * 64)
-    log.warning("NO ADMIN EXISTS: open /init to create the first admin account.")
     if current_app.config["IDM_INIT_REQUIRE_CODE"]:
-        log.warning("/init asks for this setup code: %s", setup_code())
-    log.warning("=" * 64)
+        log.warning(
+            "NO ADMIN EXISTS: open /init to create the first admin account; "
+            "it asks for this setup code: %s",
+            setup_code(),
+        )
+    else:
+        log.warning("NO ADMIN EXISTS: open /init to create the first admin account.")

@@ -43,6 +43,9 @@ def engine_options(config):
     drop the connection, so the ping would be pure cost on every request.
     """
     options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"] or {})
+    # A database error names its SQL; its parameters (password hashes, token
+    # ids, addresses) must never reach a log line.
+    options.setdefault("hide_parameters", True)
     if not config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         options.setdefault("pool_pre_ping", True)
     return options
@@ -67,6 +70,9 @@ def check_config(app):
         raise ConfigError(
             f"IDM_PUBLIC_URL must look like https://idm.example.org[/prefix], not {public_url!r}"
         )
+    log_format = app.config["IDM_LOG_FORMAT"]
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"IDM_LOG_FORMAT must be text or json, not {log_format!r}")
     algorithm = app.config["IDM_JWT_ALGORITHM"]
     if algorithm not in HMAC_ALGORITHMS:
         choices = ", ".join(HMAC_ALGORITHMS)

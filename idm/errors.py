@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from .blueprints import PageBlueprint
+from .logs import one_line
 from .requests import prefers_html
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def handle_http_error(error):
 def handle_database_unavailable(error):
     # A lost connection is an outage to report as such, not a bug (500); the
     # driver's text may name hosts, so it goes to the log only.
-    log.error("database unavailable on %s %s: %s", request.method, request.path, error)
+    log.error("database unavailable on %s %s: %s", request.method, request.path, one_line(error))
     return handle_http_error(ServiceUnavailable("the database is unavailable; try again later"))
 
 

@@ -24,10 +24,12 @@ from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar
 from pathlib import Path
 
+import log_secrets
 import pytest
 from flask.testing import FlaskClient
 from mailserver import MailServer
 from openapi_check import check as check_against_description
+from outages import database_gone  # noqa: F401  (a fixture for every module)
 from pg_cluster import PostgresCluster, find_binaries
 from sqlalchemy import Engine, event
 
@@ -116,12 +118,29 @@ def app_config():
     return {}
 
 
+def pytest_sessionstart(session):
+    log_secrets.start()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    found = log_secrets.leaks()
+    if found:
+        shown = ", ".join(secret[:12] + "…" for secret in found[:5])
+        session.config.get_terminal_writer().line(
+            f"SECRETS IN THE LOGS of this run ({log_secrets.RUN_LOG}): {shown}", red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 class DescribedClient(FlaskClient):
     """The test client, holding every answer to the OpenAPI description (openapi_check.py)."""
 
     def open(self, *args, **kwargs):
+        sent = kwargs.get("json", kwargs.get("data"))
         response = super().open(*args, **kwargs)
         request = response.request
+        log_secrets.note_request(request.full_path, sent)
+        log_secrets.note_response(response.headers, response.get_data())
         check_against_description(
             request.method,
             request.path,
@@ -237,6 +256,8 @@ def http_json(url, method="GET", body=None, token=None, scheme="Bearer"):
     except urllib.error.HTTPError as error:
         status, headers, raw = error.code, error.headers, error.read()
     path = urllib.parse.urlsplit(url).path
+    log_secrets.note_request(url, request.data)
+    log_secrets.note_response(headers, raw)
     check_against_description(method, path, status, headers.get("Content-Type"), raw)
     return status, headers, json.loads(raw or b"null")
 
@@ -310,6 +331,7 @@ class LiveServer:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        log_secrets.append(self.log)
 
 
 def upgrade_schema(env):

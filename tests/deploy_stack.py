@@ -25,6 +25,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import log_secrets
 import pytest
 from conftest import FAST_HASH, ROOT, free_port, upgrade_schema
 from https_client import Browser, NoRedirects, parse_json
@@ -360,6 +361,8 @@ class Deployment:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        for path in sorted(self.logs_dir.iterdir()):
+            log_secrets.append(path)
         if self.database:
             self.postgres.drop_database(self.database)
         if self.db_user:
@@ -398,9 +401,12 @@ class Deployment:
         )
         try:
             with opener.open(request, timeout=30) as response:
-                return response.status, response.headers, parse_json(response.read())
+                status, headers, raw = response.status, response.headers, response.read()
         except urllib.error.HTTPError as error:
-            return error.code, error.headers, parse_json(error.read())
+            status, headers, raw = error.code, error.headers, error.read()
+        log_secrets.note_request(url, request.data)
+        log_secrets.note_response(headers, raw)
+        return status, headers, parse_json(raw)
 
     def https(self, path, *args, **kwargs):
         return self.call(self.public_url + path, *args, **kwargs)

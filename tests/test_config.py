@@ -210,6 +210,7 @@ def test_engine_options_ping_server_databases_only(uri, configured, pre_ping):
     options = idm.config.engine_options(config)
 
     assert options.get("pool_pre_ping", False) is pre_ping
+    assert options.pop("hide_parameters") is True  # no SQL parameters in any log line
     assert {k: v for k, v in options.items() if k != "pool_pre_ping"} == {
         k: v for k, v in configured.items() if k != "pool_pre_ping"
     }

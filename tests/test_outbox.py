@@ -204,3 +204,16 @@ def test_mail_send_once_fails_loudly_when_the_server_is_down(app, runner, smtp_s
 
     assert result.exit_code == 1
     assert "delivery failed, will be retried: ConnectionRefusedError" in result.output
+
+
+def test_outside_development_without_mail_server_nothing_is_sent_or_logged(
+    app, client, user, caplog
+):
+    app.config.update(MAIL_SERVER=None, TESTING=False, DEBUG=False)
+    ask_for_link(client, USER[0])
+
+    with caplog.at_level(logging.DEBUG, "idm"):
+        assert deliver(app) == (0, 1)
+    assert "reset?k=" not in caplog.text
+    assert "MAIL_SERVER is not set" in caplog.text
+    assert rows(app)[0].sent_at is None  # waiting, for when a server is set

@@ -160,7 +160,7 @@ def test_production_refuses_to_start_without_a_public_url(tmp_path):
 def test_production_starts_with_a_public_url_or_server_name(tmp_path, setting, caplog):
     with caplog.at_level(logging.WARNING, "idm.mail"):
         assert create_app(production_config(tmp_path, **setting)).testing is False
-    assert "MAIL_SERVER is not set: emails (reset links!) go to this log" in caplog.text
+    assert "MAIL_SERVER is not set: no email (reset links!) can be sent" in caplog.text
 
 
 @pytest.mark.parametrize("url", ["idm.example.org", "ftp://idm.example.org", "https://"])

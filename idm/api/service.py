@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from .. import openapi
 from ..auth import authenticate_request, bearer_token
 from ..blueprints import ApiBlueprint
+from ..logs import one_line
 from ..mail import delivery
 from ..models import admin_exists, db
 from ..requests import prefers_html
@@ -47,9 +48,9 @@ def status():
     try:
         db.session.execute(text("SELECT 1"))
     except Exception as error:  # any driver error means "unavailable"
-        log.warning("status: database unavailable: %s", error)
+        reasons["db"] = one_line(error)
+        log.warning("status: database unavailable: %s", reasons["db"])
         db.session.rollback()
-        reasons["db"] = f"{type(error).__name__}: {error}".splitlines()[0]
     mail_problem = delivery.problem()
     if mail_problem:
         reasons["mail"] = mail_problem

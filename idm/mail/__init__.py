@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def init_app(app):
     if not app.config["MAIL_SERVER"] and not is_development(app):
-        log.warning("MAIL_SERVER is not set: emails (reset links!) go to this log, not to people")
+        log.warning("MAIL_SERVER is not set: no email (reset links!) can be sent")
     sender.init_app(app)
 
 

@@ -5,6 +5,8 @@ import logging
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..config import is_development
+from ..logs import one_line
 from ..models import db
 from . import outbox
 
@@ -16,18 +18,27 @@ def send_queued():
     return outbox.process_due(deliver)
 
 
+class NoMailServer(RuntimeError):
+    """Outside development, mail without MAIL_SERVER is not sent, and not logged either."""
+
+
 def deliver(message):
-    """Send one outbox row, or write it to the log when no server is set."""
+    """Send one outbox row, or write it to the log in development without a server."""
     config = current_app.config
     if not config["MAIL_SERVER"]:
+        if not is_development(current_app):
+            # Its text holds a working reset link: never into a production
+            # log. It waits in the outbox, and /status says mail is down.
+            raise NoMailServer("MAIL_SERVER is not set")
         # Development: the link must reach the developer somehow. WARNING,
         # so that it shows with Python's default logging too.
         log.warning(
-            "MAIL_SERVER is not set, so this email was written here instead of sent:\n"
-            "To: %s\nSubject: %s\n\n%s",
+            "MAIL_SERVER is not set, so this email was written here instead of sent: "
+            "To: %s | Subject: %s | %s",
             message.recipient,
             message.subject,
-            message.text_body,
+            " ".join(message.text_body.split()),
+            extra={"development_mail": True},
         )
         return
     from . import smtp  # Flask-Mail: only in a process that delivers (smtp.py)
@@ -47,5 +58,5 @@ def problem():
         return outbox.last_failure()
     except SQLAlchemyError as error:
         db.session.rollback()
-        log.info("mail status unknown, the outbox cannot be read: %s", outbox.short_error(error))
+        log.info("mail status unknown, the outbox cannot be read: %s", one_line(error))
         return None

@@ -22,6 +22,7 @@ from flask import current_app
 from sqlalchemy import delete, exists, or_, select, update
 
 from .. import clock
+from ..logs import one_line
 from ..models import OutboxMessage, db
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ def record_success(message):
 def record_failure(message, error):
     now = clock.now()
     attempts = message.attempts + 1
-    summary = short_error(error)
+    summary = one_line(error)
     log.warning(
         "mail to %s failed (attempt %d), retrying later: %s", message.recipient, attempts, summary
     )
@@ -164,12 +165,6 @@ def backoff_seconds(attempts):
     config = current_app.config
     first, cap = config["IDM_MAIL_RETRY_FIRST_SECONDS"], config["IDM_MAIL_RETRY_MAX_SECONDS"]
     return min(cap, first * 2 ** min(attempts - 1, 30))
-
-
-def short_error(error):
-    """One line fit for the log and for an admin's /status, never a traceback."""
-    text = f"{type(error).__name__}: {error}".splitlines()[0]
-    return text[:300]
 
 
 def drop_expired():
