@@ -177,3 +177,13 @@ IDM_LOG_LEVEL = "INFO"
 # counted, not written; the next one after it says how many were held back.
 # 0 writes every one.
 IDM_LOG_REPEAT_SECONDS = 60
+
+# --- Metrics (GET /metrics, Prometheus) --------------------------------------
+
+# Addresses (or networks) that may read /metrics without a token: a
+# Prometheus on this host by default. Behind Nginx the address is the one
+# IDM_PROXY_COUNT vouches for; the shipped Nginx site refuses /metrics.
+IDM_METRICS_ALLOW_FROM = ["127.0.0.1/32", "::1/128"]
+# A bearer token that opens /metrics from anywhere (Prometheus'
+# authorization.credentials); None: only the addresses above.
+IDM_METRICS_TOKEN = None

@@ -8,6 +8,8 @@ the systemd unit (deploy/systemd/idm.service) sets.
 """
 
 import os
+import shutil
+import tempfile
 
 
 def env_int(name, default):
@@ -64,6 +66,28 @@ proc_name = os.environ.get("IDM_PROC_NAME", "idm")
 # gunicorn's runtime control socket would default to one path per user, which
 # two instances on one host would fight over; supervisor/systemd control us.
 control_socket_disable = True
+
+
+# Prometheus metrics (idm/metrics.py): each worker writes its counts to files
+# in this directory, and /metrics on any worker adds them all up. A fresh
+# directory per start of the master, set before any worker imports
+# prometheus_client; the workers inherit it.
+# An operator may name one instead (it must be empty at start).
+metrics_dir_made_here = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if metrics_dir_made_here:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="idm-metrics-")
+
+
+def on_exit(server):
+    if metrics_dir_made_here:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def child_exit(server, worker):
+    """A worker that ended: its gauges stop counting (counters keep what it counted)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def post_worker_init(worker):

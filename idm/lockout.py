@@ -19,7 +19,7 @@ from datetime import timedelta
 from flask import current_app
 from werkzeug.exceptions import TooManyRequests
 
-from . import audit, clock, throttle
+from . import audit, clock, metrics, throttle
 from .models import db
 from .validation import username_key
 
@@ -98,6 +98,7 @@ def check_login(username):
     """
     wait = max(login_waits(username).values())
     if wait:
+        metrics.LOGINS.labels("locked").inc()
         raise Locked("failed logins", wait)
 
 
@@ -113,6 +114,7 @@ def login_failed(username, user):
     db.session.flush()
     for locked, wait in login_waits(username).items():
         if wait:
+            metrics.LOCKOUTS.labels(locked).inc()
             audit.record("lockout", target=user if locked == "account" else None, outcome=locked)
 
 
@@ -139,9 +141,11 @@ def count_init_attempt():
     threshold = current_app.config["IDM_INIT_IP_THRESHOLD"]
     wait = seconds_locked(INIT, ip, threshold)
     if wait:
+        metrics.THROTTLED.labels("init").inc()
         raise Locked("setup attempts", wait)
     throttle.record(INIT, ip)
     db.session.flush()
     if seconds_locked(INIT, ip, threshold):
+        metrics.LOCKOUTS.labels("init").inc()
         audit.record("lockout", outcome="init")
     db.session.commit()

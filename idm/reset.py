@@ -35,7 +35,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest
 
-from . import audit, clock, throttle, users
+from . import audit, clock, metrics, throttle, users
 from .mail import outbox
 from .mail.compose import Letter, compose
 from .models import ResetToken, User, db
@@ -84,11 +84,13 @@ def request_reset(raw_username):
     username = normalize_username(raw_username)
     ip = throttle.client_ip()
     if is_throttled(username, ip):
+        metrics.RESET_REQUESTS.labels("throttled").inc()
         return username
     throttle.record(ACCOUNT_KIND, username)
     throttle.record(IP_KIND, ip)
     user = db.session.scalar(select(User).where(User.username == username))
     link = new_link(username)  # made for unknown addresses too: the same work
+    metrics.RESET_REQUESTS.labels("unknown" if user is None else "known").inc()
     if user is None:
         event = audit.record("reset.request", outcome="unknown-user")
         event.target_name = username  # who was asked for helps to spot probing

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, update
 
-from . import clock
+from . import clock, metrics
 from .models import RevokedToken, User, db
 
 
@@ -24,6 +24,7 @@ def revoke_token(claims):
     # Rows of expired tokens guard nothing; dropping them here keeps the
     # table small even when nobody runs `flask audit prune`.
     prune_revoked_tokens()
+    metrics.TOKENS.labels("revoked").inc()
     db.session.add(RevokedToken(jti=claims["jti"], expires_at=expires_at))
 
 
@@ -33,6 +34,7 @@ def revoke_all_tokens(user):
     *user* is a User or auth.Caller: an UPDATE by id serves both, and also
     updates a User that the session holds.
     """
+    metrics.TOKENS.labels("revoked_all").inc()
     statement = update(User).where(User.id == user.id).values(tokens_valid_after=clock.now())
     db.session.execute(statement)
 

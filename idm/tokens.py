@@ -39,7 +39,7 @@ import uuid
 
 from flask import current_app
 
-from . import clock
+from . import clock, metrics
 
 # The algorithms IDM_JWT_ALGORITHM may name; check_config refuses others.
 HMAC_ALGORITHMS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
@@ -81,6 +81,7 @@ def issue_access_token(user, auth_time=None):
 def token_response(user, auth_time=None):
     """The JSON answer that hands *user* a new token (POST /auth and friends)."""
     token, expires_in = issue_access_token(user, auth_time)
+    metrics.TOKENS.labels("issued" if auth_time is None else "refreshed").inc()
     return {"access_token": token, "token_type": "Bearer", "expires_in": expires_in}
 
 

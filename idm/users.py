@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import Conflict, Forbidden, NotFound
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit, clock, lockout
+from . import audit, clock, lockout, metrics
 from .models import ResetToken, Setup, User, UserCount, admin_exists, db, new_id
 from .validation import check_password, normalize_username, username_key
 
@@ -46,10 +46,12 @@ def authenticate(username, password):
     stored = user.password_hash if user is not None else dummy_hash()
     if not check_password_hash(stored, password) or user is None:
         # An unknown username is not stored: people type passwords into it.
+        metrics.LOGINS.labels("failed").inc()
         audit.record("login", target=user, outcome="failed")
         lockout.login_failed(username, user)
         db.session.commit()
         return None
+    metrics.LOGINS.labels("ok").inc()
     lockout.login_succeeded(username)
     user.last_login = clock.now()
     audit.record("login", target=user, actor=user)

@@ -278,7 +278,8 @@ class LiveServer:
     """The service under a real gunicorn on a loopback port.
 
     Like an operator: write the settings file, ``flask --app app db upgrade``,
-    then start gunicorn. *database_uri* defaults to a SQLite file in tmp_path.
+    then start gunicorn with deploy/gunicorn.conf.py. *database_uri*
+    defaults to a SQLite file in tmp_path.
     """
 
     def __init__(self, tmp_path, workers=2, settings="", database_uri=None):
@@ -295,8 +296,10 @@ class LiveServer:
         self.log = tmp_path / "gunicorn.log"
         env = dict(os.environ, IDM_SETTINGS=str(self.settings))
         upgrade_schema(env)
-        command = [sys.executable, "-m", "gunicorn", "--workers", str(workers)]
-        command += ["--bind", f"127.0.0.1:{self.port}", "app:app"]
+        # The shipped settings (deploy/gunicorn.conf.py), as in production;
+        # the command line's bind and workers take precedence over the file's.
+        command = [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py"]
+        command += ["--workers", str(workers), "--bind", f"127.0.0.1:{self.port}", "app:app"]
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -356,3 +357,13 @@ def test_password_reset_by_email_over_https(site, outbox):
     assert status == 200, page
     assert site.login(site.public_url, ADMIN[0], new_password)
     assert site.https("/auth", "POST", credentials(ADMIN))[0] == 401
+
+
+def test_nginx_keeps_metrics_from_the_internet_and_gunicorn_serves_them_on_the_host(site):
+    status, _, body = site.https("/metrics")
+    assert status == 404 and body["error"]["status"] == 404
+
+    host = site.hosts[0]
+    with urllib.request.urlopen(host.url + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    assert "idm_http_requests_total" in text and "idm_outbox_depth" in text

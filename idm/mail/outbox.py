@@ -21,7 +21,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, exists, or_, select, update
 
-from .. import clock
+from .. import clock, metrics
 from ..logs import one_line
 from ..models import OutboxMessage, db
 
@@ -121,6 +121,7 @@ def claim(message_id):
 
 
 def record_success(message):
+    metrics.DELIVERIES.labels("sent").inc()
     now = clock.now()
     # The body of a reset email holds a live link: once delivered it has no
     # reason to stay in the database in the clear.
@@ -135,6 +136,7 @@ def record_success(message):
 
 
 def record_failure(message, error):
+    metrics.DELIVERIES.labels("failed").inc()
     now = clock.now()
     attempts = message.attempts + 1
     summary = one_line(error)
@@ -180,6 +182,7 @@ def drop_expired():
     if not db.session.scalar(select(exists().where(stale | old))):
         return
     for message in db.session.scalars(select(OutboxMessage).where(stale)):
+        metrics.DELIVERIES.labels("dropped").inc()
         log.error(
             "mail to %s dropped undelivered after %d attempts: %s",
             message.recipient,
