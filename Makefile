@@ -4,6 +4,7 @@
 # make migration m="what changed" - new Alembic revision after changing idm/models/
 # make bench - the service's speed as ratios against baselines (docs/performance.md)
 # make bench-profile - where a worker spends its time on GET /user/me
+# make bench-lifetime - does a worker's memory grow with the requests it serves?
 # make screenshots - retake the pictures in README.md and docs/ from the real pages
 
 PYTHON ?= python3
@@ -15,7 +16,7 @@ TEST_DEBIAN_PACKAGES := chromium=chromium initdb=postgresql nginx=nginx supervis
 # Debian packages the benchmark drives (its smoke test too).
 BENCH_DEBIAN_PACKAGES := wrk=wrk
 
-.PHONY: run test lint format migration bench bench-profile screenshots debian-packages clean
+.PHONY: run test lint format migration bench bench-lifetime bench-profile screenshots debian-packages clean
 
 # The schema comes only from migrations, for development as in production.
 # FLASK_DEBUG=1: the development setup keeps the default SECRET_KEY.
@@ -42,6 +43,11 @@ migration: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-bench
 	@sh scripts/debian-packages.sh $(BENCH_DEBIAN_PACKAGES)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# A worker's memory over many requests, recycling off; LIFETIME_ARGS=--minutes 30.
+bench-lifetime: $(VENV)/.installed-bench
+	@sh scripts/debian-packages.sh $(BENCH_DEBIAN_PACKAGES)
+	$(BIN)/python -m bench.lifetime $(LIFETIME_ARGS)
 
 # Where a worker spends its time on GET /user/me (py-spy); PROFILE_ARGS=--help.
 bench-profile: $(VENV)/.installed-bench

@@ -54,12 +54,12 @@ def service_settings(path, database_uri):
     return path
 
 
-def start_service(name, database_uri, users, workdir):
+def start_service(name, database_uri, users, workdir, extra_env=None):
     """Seed a database with *users* users, then serve it; returns (server, seed)."""
     settings = service_settings(workdir / f"{name}.settings.py", database_uri)
     env = {"IDM_SETTINGS": str(settings)}
     seed = run_json([sys.executable, "-m", "bench.seed", str(users)], env)
-    return Server(name, "app:app", env, workdir), seed
+    return Server(name, "app:app", env | (extra_env or {}), workdir), seed
 
 
 def start_jwt_ext(users, workdir):

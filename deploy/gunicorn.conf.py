@@ -40,7 +40,7 @@ graceful_timeout = 30
 # CPU, which at 1,000 requests would be a quarter of a busy worker's time.
 # At 50,000 it is under 1 %; at the service's usual rates a worker lives for
 # days (docs/performance.md measured no growth over about 190,000 requests).
-max_requests = 50_000
+max_requests = env_int("IDM_MAX_REQUESTS", 50_000)
 max_requests_jitter = 5_000
 
 # Believe X-Forwarded-Proto only from our own Nginx. The app itself reads
