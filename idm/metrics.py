@@ -41,6 +41,11 @@ from werkzeug.exceptions import Forbidden
 
 from . import clock
 
+# prometheus_client chose how to keep values when it was imported, just
+# above: in files when this variable was set then (a gunicorn worker), in
+# memory otherwise. A scrape must read them the same way.
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
 REQUESTS = Counter(
     "idm_http_requests_total", "Requests answered, by route template and status.",
     ["method", "route", "status"],
@@ -94,7 +99,7 @@ class DatabaseFigures:
 
 def exposition():
     """(body, content type) of a scrape: every worker's metrics plus the database's."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if MULTIPROCESS:
         workers = CollectorRegistry()
         multiprocess.MultiProcessCollector(workers)
     else:

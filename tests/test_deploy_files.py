@@ -18,8 +18,14 @@ DEPLOY = ROOT / "deploy"
 
 
 def gunicorn_settings(monkeypatch, **env):
-    for name in ("IDM_BIND", "IDM_MAX_WORKERS", "IDM_FORWARDED_ALLOW_IPS"):
-        monkeypatch.delenv(name, raising=False)
+    # PROMETHEUS_MULTIPROC_DIR too: the file sets it, and it must not leak
+    # into this process or the gunicorns that later tests start.
+    names = ("IDM_BIND", "IDM_MAX_WORKERS", "IDM_FORWARDED_ALLOW_IPS", "PROMETHEUS_MULTIPROC_DIR")
+    for name in names:
+        # Set first, so that monkeypatch restores the variable's absence too
+        # (a delenv of an unset variable records nothing to undo).
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
