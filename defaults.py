@@ -162,6 +162,9 @@ IDM_MAIL_RETRY_MAX_SECONDS = 30 * 60
 IDM_MAIL_GIVE_UP_SECONDS = 24 * 60 * 60
 # Seconds one SMTP network operation may take before the attempt fails.
 IDM_MAIL_TIMEOUT = 30
+# Seconds between two checks of the mail server (connect, EHLO, NOOP, QUIT),
+# made by whichever sender's turn it is; /status reports the latest one.
+IDM_MAIL_CHECK_SECONDS = 60
 # Flask-Mail suppresses sending when TESTING; the tests run a real SMTP
 # server, so never suppress (without MAIL_SERVER nothing is sent anyway).
 MAIL_SUPPRESS_SEND = False

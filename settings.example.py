@@ -1,7 +1,11 @@
 # Copy to settings.py (git-ignored) and adjust. Any key of defaults.py can be
 # set here; this file is a plain Flask config file.
 
-# Generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"
+# Signs tokens, sessions and CSRF tokens, and seals queued emails. Outside
+# development the service refuses to start with this placeholder, the
+# built-in default, or any key shorter than 32 characters or obviously
+# repetitive. Generate one and put it here:
+#   python3 -c "import secrets; print(secrets.token_urlsafe(48))"
 SECRET_KEY = "replace-me"
 
 # Behind TLS (Nginx with HTTPS in front): the admin session cookie is then

@@ -8,6 +8,7 @@ reduced to medians. See docs/performance.md for what each ratio means.
 
     python -m bench.run            # full run, a few minutes
     python -m bench.run --quick    # smoke run: tiny durations and user counts
+    python -m bench.iforgot        # only POST /iforgot, known against unknown addresses
 """
 
 import argparse
@@ -23,7 +24,7 @@ from typing import NamedTuple
 
 from werkzeug.security import check_password_hash
 
-from . import postgres, report
+from . import iforgot, postgres, report
 from .scenarios import (
     check_answer,
     login_scenarios,
@@ -218,6 +219,10 @@ def main(argv=None):
     scenarios, results, memory, hash_rate = benchmark(profile)
     print(report.render(scenarios, results, memory, profile))
     print(report.hash_rate_note(hash_rate))
+    samples = iforgot.QUICK_SAMPLES if args.quick else iforgot.SAMPLES
+    with tempfile.TemporaryDirectory(prefix="idm-bench-iforgot-") as tmp:
+        users = 50 if args.quick else iforgot.USERS
+        print(iforgot.report_line(iforgot.run(Path(tmp), samples, users)))
     print(f"\nfinished in {time.monotonic() - started:.0f} s; {report.load_average()}")
     if args.json:
         raw = {key: [asdict(result) for result in runs] for key, runs in results.items()}

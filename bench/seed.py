@@ -23,6 +23,7 @@ from idm import clock, create_app
 from idm.models import User, db, new_id
 from idm.tokens import issue_access_token
 from idm.users import create_first_admin, hash_password
+from idm.validation import username_key
 
 ADMIN = "admin@bench.example"
 BATCH = 10_000  # rows per executemany: bounded memory, few round trips
@@ -41,6 +42,7 @@ def insert_users(count, password_hash):
                 {
                     "id": new_id(),
                     "username": bulk_user_name(number),
+                    "username_key": username_key(bulk_user_name(number)),
                     "password_hash": password_hash,
                     "admin": False,
                     "created": now,

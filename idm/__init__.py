@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config
+from .bodies import ChunkedBodyLimit
 from .config import ConfigError
 
 __all__ = ["ConfigError", "create_app"]
@@ -25,6 +26,8 @@ def create_app(test_config=None):
     )
     config.load_config(app, test_config)
     config.check_config(app)
+    # Innermost: sees the body exactly as the server hands it over.
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, app.config)
     proxies = app.config["IDM_PROXY_COUNT"]
     if proxies:
         # Believe exactly that many X-Forwarded-* hops, never more.

@@ -15,7 +15,7 @@ from werkzeug.exceptions import BadRequest
 from . import clock
 from .models import AuditEvent, User, db
 from .throttle import client_ip
-from .validation import username_key
+from .validation import comparable_username, username_key
 
 ACTIONS = {
     "init",
@@ -91,9 +91,9 @@ def ids_of(user):
     from the rows that named the account as target (its creation at least),
     so the history of a deleted user stays findable by name.
     """
-    name = username_key(user)
     ids = {user}
-    ids.update(db.session.scalars(select(User.id).where(User.username == name)))
+    ids.update(db.session.scalars(select(User.id).where(User.username_key == username_key(user))))
+    name = comparable_username(user)
     named = select(AuditEvent.target_id).where(AuditEvent.target_name == name).distinct()
     ids.update(db.session.scalars(named))
     ids.discard(None)

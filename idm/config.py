@@ -62,6 +62,41 @@ def default_setting(name):
     return defaults[name]
 
 
+SECRET_KEY_RECIPE = 'python3 -c "import secrets; print(secrets.token_urlsafe(48))"'
+SHORTEST_SECRET_KEY = 32
+# Values that people paste from examples and tutorials, lower-cased.
+PLACEHOLDERS = {"replace-me", "change-me", "changeme", "secret", "secret-key", "your-secret-key"}
+
+
+def secret_key_weakness(key):
+    """Why *key* must not sign anything outside development, or None when it may.
+
+    A simple test, meant to catch what people actually deploy by mistake,
+    never a random key: the built-in default and the placeholder of
+    settings.example.py; fewer than 32 characters (``token_urlsafe(48)``
+    gives 64, ``token_hex(32)`` 64); fewer than 10 different characters
+    ("aaaa…", "0000…"; a random hex key of 32+ characters has about 16);
+    one short piece repeated ("abcabcabc…"). Anything that passes may still
+    be guessable, which is why the error names the recipe.
+    """
+    if not key:
+        return "not set"
+    if key == default_setting("SECRET_KEY"):
+        return "the public default"
+    if key.lower().strip() in PLACEHOLDERS or key.lower().startswith(("replace-me", "change-me")):
+        return "a placeholder"
+    if len(key) < SHORTEST_SECRET_KEY:
+        return f"shorter than {SHORTEST_SECRET_KEY} characters"
+    if len(set(key)) < 10:
+        return "made of too few different characters"
+    if any(
+        key == (key[:size] * (len(key) // size + 1))[: len(key)]
+        for size in range(1, min(len(key) // 2, 32) + 1)
+    ):
+        return "a short piece repeated"
+    return None
+
+
 def check_config(app):
     from .tokens import HMAC_ALGORITHMS
 
@@ -79,10 +114,11 @@ def check_config(app):
         raise ConfigError(f"IDM_JWT_ALGORITHM must be one of {choices}, not {algorithm!r}")
     if is_development(app):
         return
-    if app.config["SECRET_KEY"] in (None, "", default_setting("SECRET_KEY")):
+    weakness = secret_key_weakness(app.config["SECRET_KEY"])
+    if weakness:
         raise ConfigError(
-            "refusing to start: SECRET_KEY is the public default; "
-            "set SECRET_KEY in settings.py or FLASK_SECRET_KEY in the environment"
+            f"refusing to start: SECRET_KEY is {weakness}; set a new one in settings.py"
+            f" (or FLASK_SECRET_KEY), made with: {SECRET_KEY_RECIPE}"
         )
     # Reset links must not take their host from a Host header nobody vouches for.
     if not (app.config["IDM_PUBLIC_URL"] or app.config["SERVER_NAME"]):

@@ -8,6 +8,8 @@ Why this is safe:
   read-only leak) holds no usable link. Tokens are looked up *by* hash: an
   attacker cannot steer the hash of a guess towards a stored one, so the
   timing of that lookup tells nothing (the effect of a constant-time compare).
+  The email that carries the link waits in the outbox sealed with a key
+  derived from SECRET_KEY and is wiped once delivered (mail/outbox.py).
 * One live link per account: ResetToken's key is the user id, so a new
   request replaces the older link.
 * Single use: ``complete_reset`` deletes the row with a DELETE that only one
@@ -31,15 +33,15 @@ from typing import NamedTuple
 from urllib.parse import urlencode
 
 from flask import current_app, request
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest
 
 from . import audit, clock, metrics, throttle, users
 from .mail import outbox
 from .mail.compose import Letter, compose
-from .models import ResetToken, User, db
-from .validation import check_password, check_repeated, normalize_username
+from .models import ResetToken, User, UTCDateTime, db, new_id
+from .validation import check_password, check_repeated, normalize_username, username_key
 
 log = logging.getLogger(__name__)
 
@@ -68,34 +70,41 @@ def hash_token(token):
 def request_reset(raw_username):
     """Queue a reset email when the account exists; the caller cannot tell whether it does.
 
-    Returns the normalized address.
+    Returns the normalized address, as typed: the page must not show the
+    account's own (a look-alike finds the account it imitates, and the mail
+    goes to that account's stored address, never to the one typed).
 
     Same answer: the page shows the same text and status in every case
     (invalid input aside, which says nothing about accounts).
-    Same work: both cases count the request (two throttle rows), make a
-    token, render the email and write one audit row in one transaction and
-    one commit. Only a known account adds two small INSERTs and a DELETE
-    to that transaction; next to the commit and the template rendering they
-    cost microseconds, far below network jitter. Nothing slow (SMTP,
-    password hashing) happens in the request for either case.
-    Same limits: the per-account throttle counts unknown addresses too, so
-    being throttled says nothing about existence either.
+    Same work: both cases count the request (two throttle rows), look the
+    account up, make a token, render and seal the email, and run the same
+    statements in the same order (store_and_queue): delete the account's
+    older link, insert the new one (for an unknown address an INSERT …
+    SELECT of no row), write one outbox row (for an unknown address a
+    stand-in that is never sent, outbox.enqueue_stand_in) and one audit
+    row, and commit once; the commit wakes the sender in both cases, and
+    only after the response has gone out (idm/mail/__init__.py).
+    ``make bench`` measures the two against each other (docs/performance.md).
+    Same limits: the per-account throttle counts by username_key, for
+    unknown addresses too, so being throttled says nothing about existence
+    and no look-alike spelling gets around it.
     """
     username = normalize_username(raw_username)
+    key = username_key(username)
     ip = throttle.client_ip()
-    if is_throttled(username, ip):
+    if is_throttled(username, key, ip):
         metrics.RESET_REQUESTS.labels("throttled").inc()
         return username
-    throttle.record(ACCOUNT_KIND, username)
+    throttle.record(ACCOUNT_KIND, key)
     throttle.record(IP_KIND, ip)
-    user = db.session.scalar(select(User).where(User.username == username))
+    user = users.by_username(username)
     link = new_link(username)  # made for unknown addresses too: the same work
     metrics.RESET_REQUESTS.labels("unknown" if user is None else "known").inc()
+    store_and_queue(user, link)
     if user is None:
         event = audit.record("reset.request", outcome="unknown-user")
         event.target_name = username  # who was asked for helps to spot probing
     else:
-        store_and_queue(user, link)
         audit.record("reset.request", target=user)
     commit_link(username)
     return username
@@ -131,16 +140,28 @@ def new_link(username):
 
 
 def store_and_queue(user, link):
-    """Make *link* the user's one live link (an older one dies) and queue its email."""
-    db.session.execute(delete(ResetToken).where(ResetToken.user_id == user.id))
-    db.session.add(
-        ResetToken(
-            user_id=user.id,
-            token_hash=hash_token(link.token),
-            created=link.created,
-            expires=link.expires,
-        )
+    """Make *link* the user's one live link (an older one dies) and queue its email.
+
+    *user* None (an unknown address) runs the same statements on nothing:
+    the DELETE matches no row, the INSERT of the link selects no row (no
+    account to point it at), the email becomes a stand-in never sent.
+    """
+    user_id = user.id if user is not None else new_id()
+    db.session.execute(delete(ResetToken).where(ResetToken.user_id == user_id))
+    row = select(
+        literal(user_id),
+        literal(hash_token(link.token)),
+        literal(link.created, UTCDateTime),
+        literal(link.expires, UTCDateTime),
     )
+    columns = ["user_id", "token_hash", "created", "expires"]
+    db.session.execute(
+        insert(ResetToken).from_select(columns, row.where(literal(user is not None)))
+    )
+    if user is None:
+        outbox.enqueue_stand_in(link.letter)
+        return
+    # Always the stored address: never the spelling someone typed.
     outbox.enqueue(user.username, link.letter, link.expires)
 
 
@@ -154,11 +175,11 @@ def commit_link(username):
         log.info("reset for %s: a simultaneous request won", username)
 
 
-def is_throttled(username, ip):
+def is_throttled(username, key, ip):
     config = current_app.config
     per_account = config["IDM_RESET_MAX_PER_ACCOUNT_PER_HOUR"]
     per_ip = config["IDM_RESET_MAX_PER_IP_PER_HOUR"]
-    if throttle.count(ACCOUNT_KIND, username, HOUR) >= per_account:
+    if throttle.count(ACCOUNT_KIND, key, HOUR) >= per_account:
         log.warning("reset for %s throttled: %d emails in the last hour", username, per_account)
         return True
     if throttle.count(IP_KIND, ip, HOUR) >= per_ip:

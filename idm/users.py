@@ -15,7 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import audit, clock, lockout, metrics
 from .models import ResetToken, Setup, User, UserCount, admin_exists, db, new_id
-from .validation import check_password, normalize_username, username_key
+from .validation import check_password, comparable_username, normalize_username, username_key
 
 LAST_ADMIN = "cannot remove the last admin; make another user admin first"
 # One message for an unknown user and a wrong password: no enumeration.
@@ -42,7 +42,7 @@ def authenticate(username, password):
     the caller's address is locked after too many failures.
     """
     lockout.check_login(username)
-    user = db.session.scalar(select(User).where(User.username == username_key(username)))
+    user = by_username(username)
     stored = user.password_hash if user is not None else dummy_hash()
     if not check_password_hash(stored, password) or user is None:
         # An unknown username is not stored: people type passwords into it.
@@ -61,16 +61,37 @@ def authenticate(username, password):
 
 def new_user(username, password, admin):
     """A valid, not yet added User; the id is set now, for the audit row."""
+    username = normalize_username(username)
     return User(
         id=new_id(),
-        username=normalize_username(username),
+        username=username,
+        username_key=username_key(username),
         password_hash=hash_password(check_password(password)),
         admin=bool(admin),
     )
 
 
+def by_username(username):
+    """The user whose username is, or looks like, *username*; None when there is none.
+
+    By key (validation.username_key), so a look-alike finds the account it
+    imitates: at most one, since no two keys are equal.
+    """
+    return db.session.scalar(select(User).where(User.username_key == username_key(username)))
+
+
 def taken(username):
-    return Conflict(f"username {username} is already taken")
+    """The 409 for a username whose key is in use; call after the rollback.
+
+    Says whether the address itself is taken or only one that looks like
+    it, without naming the other account.
+    """
+    if db.session.scalar(select(exists().where(User.username == username))):
+        return Conflict(f"username {username} is already taken")
+    return Conflict(
+        f"username {username} looks like an existing username (the same letters"
+        " from another script, or invisible differences); choose another"
+    )
 
 
 def create_user(username, password, admin=False):
@@ -100,13 +121,14 @@ def check_new_user(username=None, password=None):
     if username is None:
         return
     # Never committed, so the hash column only needs to be non-empty.
-    db.session.add(User(id=new_id(), username=username, password_hash="-"))
+    key = username_key(username)
+    db.session.add(User(id=new_id(), username=username, username_key=key, password_hash="-"))
     try:
         db.session.flush()
     except IntegrityError:
-        raise taken(username) from None
-    finally:
         db.session.rollback()
+        raise taken(username) from None
+    db.session.rollback()
 
 
 def create_first_admin(username, password):
@@ -147,10 +169,9 @@ def is_uuid(text):
 
 
 def find_by_username(username):
-    name = username_key(username)
-    user = db.session.scalar(select(User).where(User.username == name))
+    user = by_username(username)
     if user is None:
-        raise NotFound(f"no user {name}")
+        raise NotFound(f"no user {comparable_username(username)}")
     return user
 
 
@@ -251,7 +272,7 @@ def list_users(offset, perpage, search=None):
     """One page of users ordered by username, and the total that match."""
     query = select(User)
     if search:
-        pattern = "%" + escape_like(username_key(search)) + "%"
+        pattern = "%" + escape_like(comparable_username(search)) + "%"
         query = query.where(User.username.like(pattern, escape="\\"))
         # LIKE '%text%' can use no B-tree index: counting the matches reads
         # every username whatever is done, so it is done plainly.

@@ -160,11 +160,13 @@ def make_app(database_uri):
     the same schema is tests/test_migrations.py's job.
     """
     apps = []
+    # One secret for every app of the test, like the workers of one service.
+    secret_key = "test-" + secrets.token_hex(32)
 
     def make(**settings):
         config = {
             "TESTING": True,
-            "SECRET_KEY": "test-" + secrets.token_hex(32),
+            "SECRET_KEY": secret_key,
             "SQLALCHEMY_DATABASE_URI": database_uri,
             "IDM_PASSWORD_HASH_METHOD": FAST_HASH,
             # Tests run the mail sender themselves, when they want it to run.

@@ -17,6 +17,18 @@ class Inbox:
         self.messages = []
         self.arrived = threading.Condition()
         self.delay = 0  # seconds to think before accepting, to widen races
+        self.refused = set()  # recipients answered "550 no such user", as real servers do
+        self.noops = 0  # NOOP commands seen: the service's server checks
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refused:
+            return "550 5.1.1 no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_NOOP(self, server, session, envelope, arg):
+        self.noops += 1
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         await asyncio.sleep(self.delay)

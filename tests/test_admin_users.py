@@ -93,7 +93,8 @@ def test_create_user(app, signed_in):
             "not-an-email",
             "some good password",
             400,
-            "username must be an email address, like name@example.org",
+            "username must be an email address, like name@example.org:"
+            " An email address must have an @-sign.",
         ),
         ("", "some good password", 400, "username is required"),
         ("short@example.org", "x1y2z", 400, "password must be at least 8 characters"),

@@ -47,6 +47,12 @@ def test_quick_bench_prints_every_scenario_and_ratio():
     assert result.returncode == 0, result.stdout + result.stderr
     for scenario in ["GET /ping", "GET /me", "GET /user/me", "POST /hash", "POST /auth"]:
         assert scenario in result.stdout
+    assert re.search(
+        r"^POST /iforgot known vs unknown .* difference [+-]\d.* noise .*:"
+        r" (below|ABOVE) the noise$",
+        result.stdout,
+        re.M,
+    ), result.stdout
     for ratio in RATIOS:
         line = next(line for line in result.stdout.splitlines() if line.startswith(ratio))
         # A value, its target and a verdict, not "skipped". On a busy machine a

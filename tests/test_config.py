@@ -4,6 +4,8 @@ Each test builds the app in a throw-away project directory (a copy of
 defaults.py, its own settings.py and instance/), so nothing lands in the repo.
 """
 
+import re
+import secrets
 import shutil
 
 import pytest
@@ -11,6 +13,7 @@ from conftest import ROOT
 
 import idm.config
 from idm import ConfigError, create_app
+from idm.config import secret_key_weakness
 from idm.mail import sender
 from idm.models import db
 
@@ -171,7 +174,8 @@ def test_production_starts_with_a_secret_key_from_the_settings_file(
 ):
     settings = tmp_path / "prod.py"
     settings.write_text(
-        "SECRET_KEY = 'a long random production key'\nIDM_PUBLIC_URL = 'https://idm.example.org'\n"
+        "SECRET_KEY = 'a long random production key, 32+ chars'\n"
+        "IDM_PUBLIC_URL = 'https://idm.example.org'\n"
     )
     monkeypatch.setenv("IDM_SETTINGS", str(settings))
 
@@ -227,3 +231,53 @@ def test_the_engine_uses_the_chosen_options(build):
 def test_only_hmac_algorithms_can_sign_tokens(make_app, algorithm):
     with pytest.raises(ConfigError, match="IDM_JWT_ALGORITHM must be one of HS256, HS384, HS512"):
         make_app(IDM_JWT_ALGORITHM=algorithm)
+
+
+EXAMPLE_KEY = re.search(
+    r'^SECRET_KEY = "([^"]*)"', (ROOT / "settings.example.py").read_text(), re.M
+)
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        (EXAMPLE_KEY.group(1), "a placeholder"),
+        ("change-me-please-this-is-not-a-key-at-all", "a placeholder"),
+        ("x1" * 15, "shorter than 32 characters"),
+        ("a" * 64, "made of too few different characters"),
+        ("0123456789" * 2 + "0", "shorter than 32 characters"),
+        ("abcdefghij" * 4, "a short piece repeated"),
+        ("9" * 40 + "abcdefgh", "made of too few different characters"),
+    ],
+)
+def test_production_refuses_a_weak_secret_key(project, build, tmp_path, monkeypatch, key, reason):
+    settings = tmp_path / "prod.py"
+    settings.write_text(f"SECRET_KEY = {key!r}\nIDM_PUBLIC_URL = 'https://idm.example.org'\n")
+    monkeypatch.setenv("IDM_SETTINGS", str(settings))
+
+    with pytest.raises(ConfigError) as refused:
+        build()
+
+    message = str(refused.value)
+    assert "\n" not in message
+    assert f"SECRET_KEY is {reason};" in message
+    assert "secrets.token_urlsafe(48)" in message  # what to do
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: secrets.token_urlsafe(48),
+        lambda: secrets.token_hex(32),
+        lambda: secrets.token_urlsafe(24),
+    ],
+)
+def test_random_keys_are_never_refused(make):
+    for _ in range(2000):
+        assert secret_key_weakness(make()) is None
+
+
+def test_the_suites_own_keys_pass():
+    """conftest.py, deploy_stack.py and bench/ write their keys like this."""
+    assert secret_key_weakness("test-" + secrets.token_hex(32)) is None
+    assert secret_key_weakness(secrets.token_hex(32)) is None

@@ -9,6 +9,7 @@ import email
 import email.policy
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -126,6 +127,43 @@ def test_bodies_over_nginx_limit_get_a_json_413(site):
     # Under Nginx's limit, the app's own (64 KiB) answers, also in JSON.
     status, _, body = site.https("/auth", "POST", {"username": "x" * 70000, "password": "y"})
     assert status == 413 and body["error"]["status"] == 413
+
+
+# What the app sends on every JSON answer, and Nginx on TLS: its own error
+# answers must carry them too.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+}
+
+
+def assert_security_headers(headers):
+    for name, value in SECURITY_HEADERS.items():
+        assert headers[name] == value, name
+    assert headers["Strict-Transport-Security"].startswith("max-age=")
+    assert len(headers["X-Request-ID"]) == 32
+
+
+def test_nginx_own_413_carries_the_security_headers(site):
+    status, headers, _ = site.https("/auth", "POST", data=b"x" * (1024 * 1024 + 1))
+    assert status == 413
+    assert_security_headers(headers)
+
+
+def test_nginx_own_502_answer_carries_the_security_headers(site):
+    """gunicorn stopped: Nginx answers for it (502 -> its JSON 503)."""
+    host = site.hosts[0]
+    site.supervisorctl("stop", host.name)
+    try:
+        status, headers, body = site.https("/status")
+        assert status == 503
+        assert body["error"]["status"] == 503
+        assert_security_headers(headers)
+    finally:
+        site.supervisorctl("start", host.name)
+        wait_until(lambda: site.answers(host.url + "/"), "gunicorn back", logs=site.logs)
 
 
 def test_static_files_come_from_nginx(site):
@@ -275,7 +313,7 @@ def sqlite_host(tools, tmp_path):
     assert data.stat().st_mode & 0o777 == 0o750
     settings = tmp_path / "settings.py"
     settings.write_text(
-        "SECRET_KEY = 'sqlite backups'\n"
+        f"SECRET_KEY = {secrets.token_urlsafe(48)!r}\n"
         f"SQLALCHEMY_DATABASE_URI = 'sqlite:///{data}/idm.sqlite'\n"
         "IDM_PUBLIC_URL = 'https://idm.example.org'\n"
         f"IDM_PASSWORD_HASH_METHOD = {FAST_HASH!r}\n"

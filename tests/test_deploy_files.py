@@ -9,9 +9,10 @@ import sys
 import types
 
 from conftest import ROOT
-from deploy_stack import CRON_JOB
+from deploy_stack import CRON_JOB, doc_blocks, run_script, substitute, user_names
 from flask import Flask
 
+from idm.config import secret_key_weakness
 from idm.mail import sender
 
 DEPLOY = ROOT / "deploy"
@@ -127,3 +128,25 @@ def test_cron_reads_every_line_of_the_cron_file():
     # A job's user is the service's or PostgreSQL's, never root.
     users = {match[3] for match in map(CRON_JOB.fullmatch, text.splitlines()) if match}
     assert users == {"idm", "postgres"}
+
+
+def test_step_5_installs_the_settings_with_a_generated_secret_key(tmp_path):
+    """DEPLOY.md's commands, as written: the file the service then refuses nothing in."""
+    (block,) = doc_blocks("5. settings.py")
+    user, group = user_names()
+    script = substitute(
+        block,
+        {
+            "-o root -g idm": f"-o {user} -g {group}",
+            "/etc/idm": str(tmp_path / "etc"),
+            "/srv/idm/app": str(ROOT),
+        },
+    )
+    run_script(script, os.environ)
+
+    settings = {}
+    exec((tmp_path / "etc" / "settings.py").read_text(), settings)
+    assert secret_key_weakness(settings["SECRET_KEY"]) is None
+    example = {}
+    exec((ROOT / "settings.example.py").read_text(), example)
+    assert secret_key_weakness(example["SECRET_KEY"]) == "a placeholder"

@@ -5,7 +5,6 @@ ever sending one message twice.
 """
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -108,7 +107,7 @@ def test_two_sender_processes_share_the_outbox_without_double_sending(app, tmp_p
     queue(app, *recipients)
     settings = tmp_path / "sender_settings.py"
     settings.write_text(
-        f"SECRET_KEY = {secrets.token_hex(32)!r}\n"
+        f"SECRET_KEY = {app.config['SECRET_KEY']!r}\n"  # the same service: the same key
         f"SQLALCHEMY_DATABASE_URI = {app.config['SQLALCHEMY_DATABASE_URI']!r}\n"
         f"IDM_PASSWORD_HASH_METHOD = {FAST_HASH!r}\n"
         "IDM_PUBLIC_URL = 'https://idm.example.org'\n"

@@ -23,6 +23,7 @@ from sqlalchemy import inspect, text
 
 from idm import create_app, schema
 from idm.models import db, new_id
+from idm.validation import username_key
 
 
 def bare_app(database_uri):
@@ -243,13 +244,17 @@ def counter_and_rows():
 
 
 def insert_user_rows(names):
+    """Users as plain SQL adds them, with a username_key from the revision that has one."""
     now = datetime.now(UTC).replace(tzinfo=None)
-    rows = [{"id": new_id(), "name": name, "now": now} for name in names]
+    rows = [{"id": new_id(), "name": name, "now": now, "key": username_key(name)} for name in names]
+    with db.engine.connect() as connection:
+        keyed = "username_key" in {c["name"] for c in inspect(connection).get_columns("users")}
+    columns, values = ("username_key, ", ":key, ") if keyed else ("", "")
     with db.engine.begin() as connection:
         connection.execute(
             text(
-                "INSERT INTO users (id, username, password_hash, admin, created, changed)"
-                " VALUES (:id, :name, 'x', false, :now, :now)"
+                f"INSERT INTO users (id, username, {columns}password_hash, admin, created, changed)"
+                f" VALUES (:id, :name, {values}'x', false, :now, :now)"
             ),
             rows,
         )

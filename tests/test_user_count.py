@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from bench.seed import insert_users
 from idm import clock
 from idm.models import User, UserCount, db, new_id
+from idm.validation import username_key
 
 
 def counter_and_rows(app):
@@ -33,8 +34,8 @@ def total(client, headers, query=""):
 def user_rows(names):
     now = clock.now()
     return [
-        {"id": new_id(), "username": name, "password_hash": "x", "admin": False}
-        | {"created": now, "changed": now}
+        {"id": new_id(), "username": name, "username_key": username_key(name)}
+        | {"password_hash": "x", "admin": False, "created": now, "changed": now}
         for name in names
     ]
 

@@ -7,7 +7,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from ..mail import delivery, sender
+from ..mail import delivery, outbox, sender
 
 log = logging.getLogger(__name__)
 command = AppGroup("mail", help="Outgoing mail: the outbox.")
@@ -24,8 +24,8 @@ def send(mode):
     sent, failed = delivery.send_queued()
     click.echo(f"sent {sent}, failed {failed}")
     if failed:
-        problem = delivery.problem()
-        raise click.ClickException(f"delivery failed, will be retried: {problem}")
+        error = outbox.latest_error()
+        raise click.ClickException(f"delivery failed, will be retried: {error}")
 
 
 def run_until_signalled(thread):

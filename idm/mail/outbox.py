@@ -3,7 +3,7 @@
 Why a table instead of talking SMTP inside the request: the page answers at
 once, and the same way whether the mail server is up or down; a message
 survives a restart of the service; a failed delivery is retried later with
-exponential back-off, and /status can tell that delivery is failing.
+exponential back-off, and the log says when delivery is failing.
 
 Why two senders never send one row at the same time: a sender first claims
 the row with one conditional UPDATE (``claim``) that only one transaction
@@ -13,6 +13,14 @@ clause. The claim lasts ``claim_seconds()``, longer than an SMTP
 conversation may take, so a sender that dies mid-send frees its row later.
 Delivery is therefore at least once: only a sender killed between the
 server's "250 OK" and the UPDATE that marks the row sent causes a repeat.
+
+Why a copy of the database holds no working reset link: bodies are stored
+sealed (idm/crypto.py, AES-GCM with a key derived from SECRET_KEY, bound
+to the recipient), so neither a queued nor a sent message can be read
+without settings.py; a delivered message's bodies are wiped, and SQLite
+overwrites freed pages (secure_delete, idm/models/base.py). A message
+sealed under an earlier SECRET_KEY cannot be opened any more: it is
+dropped with a log line (DEPLOY.md, "Rotating SECRET_KEY").
 """
 
 import logging
@@ -21,9 +29,10 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, exists, or_, select, update
 
-from .. import clock, metrics
+from .. import clock, crypto, metrics
 from ..logs import one_line
 from ..models import OutboxMessage, db
+from .compose import Letter
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +41,7 @@ log = logging.getLogger(__name__)
 ROUND_LIMIT = 200
 # Set in a session's info by enqueue: its commit wakes the sender (idm/mail/__init__.py).
 QUEUED = "idm_mail_queued"
+SEAL_PURPOSE = "outbox"
 
 
 def enqueue(recipient, letter, expires=None):
@@ -47,21 +57,57 @@ def enqueue(recipient, letter, expires=None):
     message = OutboxMessage(
         recipient=recipient,
         subject=letter.subject,
-        text_body=letter.text,
-        html_body=letter.html,
+        text_body=seal(recipient, "text", letter.text),
+        html_body=seal(recipient, "html", letter.html),
         created=now,
         next_attempt_at=now,
         expires=min(expires, give_up) if expires is not None else give_up,
     )
     db.session.add(message)
-    db.session.info[QUEUED] = True
+    wake_after_commit()
     return message
+
+
+def enqueue_stand_in(letter):
+    """The row /iforgot writes for an unknown address, in place of ``enqueue``.
+
+    The same INSERT with a letter sealed the same way, so that a request for
+    an unknown address does the work of a known one; it has no recipient and
+    is born sent, so nothing ever delivers it, and it is pruned with the
+    other sent rows. The commit wakes the sender as ``enqueue``'s does.
+    """
+    message = enqueue("", letter)
+    message.sent_at = message.created
+    return message
+
+
+def wake_after_commit():
+    """Have the commit of the current transaction wake this process's sender."""
+    db.session.info[QUEUED] = True
+
+
+def seal(recipient, part, body):
+    # Bound to the recipient and the part: a sealed body moved to another
+    # row or swapped with the other part no longer opens.
+    context = f"{recipient}\x00{part}"
+    return crypto.seal(SEAL_PURPOSE, body.encode(), context=context)
+
+
+def letter_of(message):
+    """The Letter in *message*; ``crypto.Unreadable`` when sealed under another key."""
+
+    def unseal(part, body):
+        context = f"{message.recipient}\x00{part}"
+        return crypto.unseal(SEAL_PURPOSE, body, context=context).decode()
+
+    text = unseal("text", message.text_body)
+    return Letter(message.subject, text, unseal("html", message.html_body))
 
 
 def process_due(deliver):
     """Claim and deliver due messages one by one; returns (sent, failed).
 
-    *deliver(message)* sends one message or raises. The first failure ends
+    *deliver(recipient, letter)* sends one message or raises. The first failure ends
     the round: when the server is down, trying the other rows now would only
     wait for more timeouts. Every row keeps its own back-off.
     """
@@ -75,7 +121,12 @@ def process_due(deliver):
         if message is None:
             continue  # another sender was faster; look again
         try:
-            deliver(message)
+            letter = letter_of(message)
+        except crypto.Unreadable:
+            drop_unreadable(message)
+            continue
+        try:
+            deliver(message.recipient, letter)
         except Exception as error:  # any failure to send is retried later
             record_failure(message, error)
             failed += 1
@@ -162,6 +213,17 @@ def finish(message, **values):
     db.session.commit()
 
 
+def drop_unreadable(message):
+    """Delete a message whose bodies this SECRET_KEY cannot open (it was rotated)."""
+    log.error(
+        "mail to %s dropped: it was sealed under an earlier SECRET_KEY and cannot be"
+        " read any more (a reset link: the user asks again)",
+        message.recipient,
+    )
+    db.session.execute(delete(OutboxMessage).where(OutboxMessage.id == message.id))
+    db.session.commit()
+
+
 def backoff_seconds(attempts):
     """Seconds to wait after the *attempts*-th failure: doubling, capped."""
     config = current_app.config
@@ -193,8 +255,8 @@ def drop_expired():
     db.session.commit()
 
 
-def last_failure():
-    """The error of the latest delivery attempt when it failed, else None."""
+def latest_error():
+    """The error of the latest delivery attempt when it failed, else None (for the CLI)."""
     latest = db.session.scalar(
         select(OutboxMessage)
         .where(OutboxMessage.last_attempt_at.is_not(None))

@@ -40,6 +40,7 @@ class Sender(threading.Thread):
         try:
             with self.app.app_context():
                 delivery.send_queued()
+                delivery.check_server_if_due()
         except Exception:  # the database may be away; the next round tries again
             log.exception("mail sender: this round failed")
 

@@ -13,22 +13,25 @@ from flask import current_app
 extension = flask_mail.Mail()
 
 
-def send(message):
-    """Send one outbox row to MAIL_SERVER; raises on any SMTP or network error."""
+def send(recipient, letter):
+    """Send *letter* to *recipient* through MAIL_SERVER; raises on any SMTP or network error."""
+    email = flask_mail.Message(
+        subject=letter.subject,
+        recipients=[recipient],
+        body=letter.text,
+        html=letter.html,
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+    )
+    with TimedConnection(mail()) as connection:
+        connection.send(email)
+
+
+def mail():
     if "mail" not in current_app.extensions:
         # Flask-Mail reads its settings from here while it sends. Two threads
         # may both register: each stores the same settings, read from config.
         extension.init_app(current_app)
-    config = current_app.config
-    email = flask_mail.Message(
-        subject=message.subject,
-        recipients=[message.recipient],
-        body=message.text_body,
-        html=message.html_body,
-        sender=config["MAIL_DEFAULT_SENDER"],
-    )
-    with TimedConnection(current_app.extensions["mail"]) as connection:
-        connection.send(email)
+    return current_app.extensions["mail"]
 
 
 class TimedConnection(flask_mail.Connection):

@@ -3,11 +3,12 @@
 from .accounts import Attempt, ResetToken, RevokedToken, Setup, User, UserCount, admin_exists
 from .audit import AuditEvent
 from .base import UTCDateTime, db, iso, new_id, tune_sqlite
-from .outbox import OutboxMessage
+from .outbox import MailCheck, OutboxMessage
 
 __all__ = [
     "Attempt",
     "AuditEvent",
+    "MailCheck",
     "OutboxMessage",
     "ResetToken",
     "RevokedToken",

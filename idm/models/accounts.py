@@ -14,9 +14,13 @@ class User(db.Model):
     __tablename__ = "users"  # "user" is a reserved word in PostgreSQL
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    # Lower-cased email address; the unique index makes duplicates impossible
-    # even when two requests race.
+    # The normalized email address (validation.normalize_username); mail
+    # goes to exactly this address.
     username: Mapped[str] = mapped_column(String(254), unique=True)
+    # validation.username_key(username): the digest of what the address looks
+    # like. Its unique index lets no look-alike of an existing username in,
+    # also when two requests race: the database decides, not a prior SELECT.
+    username_key: Mapped[str] = mapped_column(String(64), index=True, unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     admin: Mapped[bool] = mapped_column(default=False, index=True)
     created: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

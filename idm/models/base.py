@@ -44,7 +44,7 @@ def iso(moment):
 
 @event.listens_for(Engine, "connect")
 def tune_sqlite(dbapi_connection, _record):
-    """WAL lets readers work while one worker writes; wait for locks, don't fail."""
+    """WAL lets readers work while one worker writes; wait for locks; zero freed data."""
     # By module name: importing sqlite3 to ask would load it (0.9 MiB) into
     # PostgreSQL workers too.
     if type(dbapi_connection).__module__ == "sqlite3":
@@ -61,4 +61,8 @@ def tune_sqlite(dbapi_connection, _record):
         # run PostgreSQL (DEPLOY.md).
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Freed pages and cells are overwritten with zeros, so a deleted or
+        # wiped row (a delivered email, a used reset link's hash) does not
+        # linger in the file or its WAL for a copy of them to find.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()

@@ -33,3 +33,19 @@ class OutboxMessage(db.Model):
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     last_error: Mapped[str | None] = mapped_column(String(300))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MailCheck(db.Model):
+    """The latest check of the mail server (idm/mail/delivery.py), in its one row (id 1).
+
+    /status reads it instead of the outcome of the latest delivery, which a
+    recipient refused by the server would turn into "unavailable" and so
+    tell whether that address has an account.
+    """
+
+    __tablename__ = "mail_check"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # None: the server answered; else the error, one line.
+    problem: Mapped[str | None] = mapped_column(String(300))
