@@ -4,15 +4,19 @@ from .accounts import Attempt, ResetToken, RevokedToken, Setup, User, UserCount,
 from .audit import AuditEvent
 from .base import UTCDateTime, db, iso, new_id, tune_sqlite
 from .outbox import MailCheck, OutboxMessage
+from .study import Link, Subject, SubjectCount
 
 __all__ = [
     "Attempt",
     "AuditEvent",
+    "Link",
     "MailCheck",
     "OutboxMessage",
     "ResetToken",
     "RevokedToken",
     "Setup",
+    "Subject",
+    "SubjectCount",
     "UTCDateTime",
     "User",
     "UserCount",
