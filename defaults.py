@@ -80,6 +80,22 @@ IDM_JWT_AUDIENCE = "idm"
 # Seconds an access token lives.
 IDM_ACCESS_TOKEN_LIFETIME = 15 * 60
 
+# --- Study links (the C3-PRO app) ------------------------------------------
+
+# Signs and verifies the links that the study's mobile app scans (HS256): the
+# secret the app is built with. Never SECRET_KEY: every copy of the app holds
+# this one, so it must not be able to sign access tokens. Empty: in
+# development (debug, tests) the public value "insecure-development-link-secret";
+# otherwise creating a link, GET /link/<jti>/jwt and /establish answer 503
+# until it is set. The service refuses to start with a publicly known value.
+IDM_LINK_SECRET = ""
+# Seconds a new link can be established; its "exp" is set when it is created.
+IDM_LINK_LIFETIME = 24 * 60 * 60
+# The links' "iss" and "aud" claims. None: IDM_PUBLIC_URL with a trailing "/"
+# (the app posts to aud + "establish", so an audience must end with "/").
+IDM_LINK_ISSUER = None
+IDM_LINK_AUDIENCE = None
+
 # --- Users API --------------------------------------------------------------
 
 IDM_USERS_PER_PAGE = 20  # default page size of GET /users

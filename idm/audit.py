@@ -4,6 +4,11 @@
 back) with the change it describes: no action without its record, and no
 record of an action that did not happen. Failures that change nothing
 (a wrong password) are recorded and committed by the caller on purpose.
+
+Users are actors and targets. A study's subjects are no users: their events
+(``subject.*``, and ``link.*`` for their links) name the subject by its
+``sssid`` and say in ``detail`` what changed, in the words of the subject's
+activity log (idm/study/).
 """
 
 from datetime import timedelta
@@ -32,27 +37,44 @@ ACTIONS = {
     "reset.complete",
     "lockout",
     "unlock",
+    "subject.create",
+    "subject.update",
+    "subject.invite",
+    "subject.consent",
+    "link.create",
+    "link.establish",
+    "link.withdraw",
 }
 
 
-def record(action, target=None, outcome="ok", actor=None):
+def record(action, target=None, outcome="ok", actor=None, subject=None, detail=None):
     """Append one event. *actor* defaults to the authenticated caller."""
+    event = AuditEvent(**values(action, target, outcome, actor, subject, detail))
+    db.session.add(event)
+    return event
+
+
+def values(action, target=None, outcome="ok", actor=None, subject=None, detail=None):
+    """The columns of one event, for ``record`` and for bulk inserts (the CSV import)."""
     assert action in ACTIONS, action
     if actor is None:
         actor = current_actor()
-    event = AuditEvent(
-        at=clock.now(),  # via the module, so tests can move the clock
-        action=action,
-        outcome=outcome,
-        actor_id=actor.id if actor is not None else None,
-        target_id=target.id if target is not None else None,
-        target_name=target.username if target is not None else None,
-    )
+    row = {
+        "at": clock.now(),  # via the module, so tests can move the clock
+        "action": action,
+        "outcome": outcome,
+        "actor_id": actor.id if actor is not None else None,
+        "target_id": target.id if target is not None else None,
+        "target_name": target.username if target is not None else None,
+        "subject": subject,
+        "detail": detail,
+        "ip": None,
+        "user_agent": None,
+    }
     if has_request_context():
-        event.ip = client_ip()
-        event.user_agent = (request.user_agent.string or "")[:300] or None
-    db.session.add(event)
-    return event
+        row["ip"] = client_ip()
+        row["user_agent"] = (request.user_agent.string or "")[:300] or None
+    return row
 
 
 def check_action(action):
@@ -68,10 +90,11 @@ def current_actor():
     return g.get("user") if has_request_context() else None
 
 
-def search(user, action, offset, perpage):
+def search(user, action, offset, perpage, subject=None):
     """One page of events, newest first, and the total that match.
 
-    *user* is an id or a username and matches actor or target.
+    *user* is an id or a username and matches actor or target; *subject* is
+    a study subject's sssid (its own events and its links').
     """
     query = select(AuditEvent)
     if user:
@@ -79,9 +102,17 @@ def search(user, action, offset, perpage):
         query = query.where(or_(AuditEvent.actor_id.in_(ids), AuditEvent.target_id.in_(ids)))
     if action:
         query = query.where(AuditEvent.action == action)
+    if subject:
+        query = query.where(AuditEvent.subject == subject)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     newest_first = query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     return list(db.session.scalars(newest_first.offset(offset).limit(perpage))), total
+
+
+def subject_history(sssid):
+    """Every event of the subject *sssid* and of its links, oldest first."""
+    query = select(AuditEvent).where(AuditEvent.subject == sssid)
+    return list(db.session.scalars(query.order_by(AuditEvent.at, AuditEvent.id)))
 
 
 def ids_of(user):

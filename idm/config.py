@@ -4,10 +4,13 @@ Also the checks that refuse an unsafe configuration at start-up, and the one
 answer to "is this development?".
 """
 
+import logging
 import os
 import re
 
 from flask import Config
+
+log = logging.getLogger(__name__)
 
 # The project root holds defaults.py, settings.py, templates/, static/ and migrations/.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -98,6 +101,7 @@ def secret_key_weakness(key):
 
 
 def check_config(app):
+    from .link_tokens import setting_problems
     from .tokens import HMAC_ALGORITHMS
 
     public_url = app.config["IDM_PUBLIC_URL"]
@@ -112,6 +116,11 @@ def check_config(app):
     if algorithm not in HMAC_ALGORITHMS:
         choices = ", ".join(HMAC_ALGORITHMS)
         raise ConfigError(f"IDM_JWT_ALGORITHM must be one of {choices}, not {algorithm!r}")
+    fatal, warnings = setting_problems(app.config, is_development(app))
+    if fatal:
+        raise ConfigError("refusing to start: " + fatal[0])
+    for warning in warnings:
+        log.warning("%s", warning)
     if is_development(app):
         return
     weakness = secret_key_weakness(app.config["SECRET_KEY"])

@@ -4,6 +4,7 @@ import pytest
 from conftest import ADMIN, USER, csrf_token, login
 
 FIELDS = {"id", "at", "action", "outcome", "actor", "target", "target_username", "ip", "user_agent"}
+FIELDS |= {"subject", "detail"}  # a study subject's events (tests/test_subject_audit.py)
 
 
 def audit_rows(client, headers, query=""):

@@ -203,10 +203,16 @@ def render_password(error=None, status=200):
 @admin_session_required
 def audit_log():
     """The audit log, newest first, filtered as GET /audit filters it."""
-    filters = {"user": text_arg("user"), "action": audit.check_action(text_arg("action"))}
+    filters = {
+        "user": text_arg("user"),
+        "action": audit.check_action(text_arg("action")),
+        "subject": text_arg("subject"),
+    }
     perpage = current_app.config["IDM_AUDIT_PER_PAGE"]
     page, offset = page_arg(perpage)
-    events, total = audit.search(filters["user"], filters["action"], offset, perpage)
+    events, total = audit.search(
+        filters["user"], filters["action"], offset, perpage, filters["subject"]
+    )
     return render_template(
         "admin/audit.html",
         events=events,
