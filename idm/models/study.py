@@ -25,9 +25,13 @@ class Subject(db.Model):
 
     __tablename__ = "subjects"
     __table_args__ = (
+        # One subject per sssid, decided by the index also under a race.
+        # INCLUDE (id) on PostgreSQL: a page ordered by sssid is read from
+        # the index alone (SQLite's indexes hold the rowid anyway).
+        Index("ix_subjects_sssid", "sssid", unique=True, postgresql_include=["id"]),
         # GET /subject orders by these, ``id`` breaking ties, so that a page
         # is read from the index and a deep offset skips index entries, not
-        # rows (idm/study/listing.py). ``sssid`` is unique: its own index.
+        # rows (idm/study/listing.py).
         Index("ix_subjects_name_id", "name", "id"),
         Index("ix_subjects_bday_id", "bday", "id"),
         Index("ix_subjects_created_id", "created", "id"),
@@ -38,8 +42,8 @@ class Subject(db.Model):
 
     # A small integer: the tie-breaker of every order and the links' key.
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Case-sensitive and never changed; the unique index decides a race.
-    sssid: Mapped[str] = mapped_column(String(64), unique=True)
+    # Case-sensitive and never changed.
+    sssid: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     # ``name`` case-folded (str.casefold), for search: SQLite's lower() and
     # PostgreSQL's in the C locale fold ASCII only. Written with the name.

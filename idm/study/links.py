@@ -114,7 +114,9 @@ def create(subject_view):
     source = select(*(literal(value, columns[name].type) for name, value in row.items()))
     withdrawn = exists().where(Link.subject_id == subject.id, Link.withdrawn_on.is_not(None))
     lock_subject(subject.id)
-    statement = insert(Link).from_select(list(row), source.where(~withdrawn))
+    statement = insert(Link.__table__).from_select(list(row), source.where(~withdrawn))
+    # SQLAlchemy keeps an INSERT's rowcount only when asked to.
+    statement = statement.execution_options(preserve_rowcount=True)
     if db.session.execute(statement).rowcount != 1:
         db.session.rollback()
         raise Conflict(f"subject {subject.sssid} has withdrawn from the study")

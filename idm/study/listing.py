@@ -109,6 +109,12 @@ def list_subjects(offset, perpage, column, descending, search=None, status=None)
         # Nearer the end: count the offset from there, in the opposite order.
         limit = min(perpage, total - offset)
         offset, reverse = max(0, total - offset - perpage), True
+    page = page_query(terms, column, descending, offset, limit, reverse)
+    return [SubjectView(*row) for row in db.session.execute(page)], total
+
+
+def page_query(terms, column, descending, offset, limit, reverse=False):
+    """The deferred join: the page's ids from the order's index, then their rows."""
     ids = (
         select(Subject.id)
         .where(*terms)
@@ -117,5 +123,5 @@ def list_subjects(offset, perpage, column, descending, search=None, status=None)
         .offset(offset)
         .subquery()
     )
-    page = select(*VIEW).join(ids, ids.c.id == Subject.id).order_by(*order_by(column, descending))
-    return [SubjectView(*row) for row in db.session.execute(page)], total
+    page = select(*VIEW).join(ids, ids.c.id == Subject.id)
+    return page.order_by(*order_by(column, descending))

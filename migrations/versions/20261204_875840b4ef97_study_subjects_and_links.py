@@ -126,9 +126,11 @@ def upgrade():
         sa.Column("created", sa.DateTime(), nullable=False),
         sa.Column("changed", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subjects")),
-        sa.UniqueConstraint("sssid", name=op.f("uq_subjects_sssid")),
     )
     with op.batch_alter_table("subjects", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_subjects_sssid", ["sssid"], unique=True, postgresql_include=["id"]
+        )
         batch_op.create_index("ix_subjects_bday_id", ["bday", "id"], unique=False)
         batch_op.create_index("ix_subjects_changed_id", ["changed", "id"], unique=False)
         batch_op.create_index("ix_subjects_created_id", ["created", "id"], unique=False)
@@ -200,6 +202,7 @@ def downgrade():
         batch_op.drop_index("ix_subjects_created_id")
         batch_op.drop_index("ix_subjects_changed_id")
         batch_op.drop_index("ix_subjects_bday_id")
+        batch_op.drop_index("ix_subjects_sssid")
 
     # The trigram indexes, when there are any, go with the table.
     op.drop_table("subjects")
