@@ -21,6 +21,8 @@ EXPECTED = {
     ("/users", "perpage"),
     ("/audit", "offset"),
     ("/audit", "perpage"),
+    ("/subject", "offset"),
+    ("/subject", "perpage"),
     ("/admin", "page"),
     ("/admin/audit", "page"),
 }

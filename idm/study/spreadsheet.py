@@ -37,7 +37,7 @@ class Refused(BadRequest):
 
 def read_rows(lines):
     """The checked fields of every row of a CSV text stream, or Refused."""
-    reader = csv.reader(lines)
+    reader = csv.reader(lines, strict=True)  # a stray quote is an error, not data
     try:
         header = [name.strip() for name in next(reader, [])]
         columns = checked_header(header)
