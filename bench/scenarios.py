@@ -62,6 +62,14 @@ def start_service(name, database_uri, users, workdir, extra_env=None):
     return Server(name, "app:app", env | (extra_env or {}), workdir), seed
 
 
+def start_subjects_service(name, database_uri, subjects, workdir):
+    """Seed a database with *subjects* subjects through the CSV import, then serve it."""
+    settings = service_settings(workdir / f"{name}.settings.py", database_uri)
+    env = {"IDM_SETTINGS": str(settings)}
+    seed = run_json([sys.executable, "-m", "bench.seed_subjects", str(subjects)], env)
+    return Server(name, "app:app", env, workdir), seed
+
+
 def start_jwt_ext(users, workdir):
     env = {
         "BENCH_DB_URI": f"sqlite:///{workdir / 'jwt_ext.sqlite'}",
@@ -128,3 +136,35 @@ def check_answer(scenario):
         raise RuntimeError(
             f"{scenario.label}: {error.code} from {scenario.url}: {answer}"
         ) from None
+
+
+# GET /subject as the study's frontend asks for it: by name (its list) and by
+# changed, newest first (its "recent subjects"); the first page, the last, and
+# at the larger size the middle, which is the farthest any page is from an end.
+SUBJECT_ORDERS = {"name": "ordercol=name&orderdir=asc", "changed": "ordercol=changed&orderdir=desc"}
+
+
+def subject_pages(subjects, size):
+    pages = {"first": 0, "last": max(0, subjects - PER_PAGE)}
+    if size == "large":
+        pages["middle"] = subjects // 2 - PER_PAGE // 2
+    return pages
+
+
+def subjects_scenarios(database, size, subjects, server, seed):
+    scenarios = []
+    for order, query in SUBJECT_ORDERS.items():
+        for page, offset in subject_pages(subjects, size).items():
+            if page == "middle" and order != "name":
+                continue
+            scenarios.append(
+                Scenario(
+                    f"subjects_{database}_{size}_{order}_{page}",
+                    f"service GET /subject {order} {page} {database} {subjects:,}",
+                    server,
+                    f"/subject?{query}&perpage={PER_PAGE}&offset={offset}",
+                    bearer(seed["admin_token"]),
+                    extra={"database": database, "import_seconds": seed["import_seconds"]},
+                )
+            )
+    return scenarios

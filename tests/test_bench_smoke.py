@@ -31,6 +31,8 @@ RATIOS = [
     "/user/me vs bare Flask /ping",
     "POST /auth vs the hash alone",
     "/users p50 at 200 vs 20 users, SQLite",
+    "/subject name first page p50 at 200 vs 20, SQLite",
+    "/subject changed last page p50 at 200 vs 20, SQLite",
     "largest service worker RSS after the runs",
 ]
 
@@ -41,12 +43,14 @@ def test_quick_bench_prints_every_scenario_and_ratio():
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=420,
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
     for scenario in ["GET /ping", "GET /me", "GET /user/me", "POST /hash", "POST /auth"]:
         assert scenario in result.stdout
+    assert "GET /subject name middle SQLite 200" in result.stdout
+    assert "seeded through `flask subjects import`: SQLite 20 subjects in" in result.stdout
     assert re.search(
         r"^POST /iforgot known vs unknown .* difference [+-]\d.* noise .*:"
         r" (below|ABOVE) the noise$",
