@@ -19,11 +19,13 @@ from study_helpers import (
     establish,
     link_jwt,
     new_link,
+    patient,
 )
 
 from idm import ConfigError, create_app
 from idm.link_tokens import DEVELOPMENT_SECRET
 from idm.models import Link, db
+from idm.users import create_user
 
 STRONG_KEY = "a-strong-secret-key-for-these-tests-0123456789"
 
@@ -135,8 +137,6 @@ def test_in_development_an_empty_link_secret_is_the_public_development_value(mak
     app = make_app()  # TESTING, IDM_LINK_SECRET left empty
     client = app.test_client()
     with app.app_context():
-        from idm.users import create_user
-
         create_user(*USER)
     staff = login(client, *USER)
     consented_subject(client, staff)
@@ -146,21 +146,27 @@ def test_in_development_an_empty_link_secret_is_the_public_development_value(mak
 
 
 def test_outside_development_the_link_routes_wait_for_the_secret(make_app):
-    app = make_app(TESTING=False, IDM_PUBLIC_URL="https://idm.example.org", IDM_LINK_SECRET="")
-    client = app.test_client()
-    with app.app_context():
-        from idm.users import create_user
-
+    """Links made while a secret was set; then the service runs without one."""
+    with_secret = make_app(**STUDY_CONFIG)
+    client = with_secret.test_client()
+    with with_secret.app_context():
         create_user(*USER)
     staff = login(client, *USER)
     consented_subject(client, staff)
+    jti = new_link(client, staff)["_id"]
+    token = link_jwt(client, staff, jti)
+    settings = {"IDM_PUBLIC_URL": "https://idm.example.org", "IDM_LINK_SECRET": ""}
+    client = make_app(TESTING=False, **settings).test_client()  # the same database and key
 
     for response in (
         client.post("/subject/S-0042/links", headers=staff),
-        client.post("/establish", json={}, headers={"Authorization": "Bearer x.y.z"}),
+        client.get(f"/link/{jti}/jwt", headers=staff),
+        client.post("/establish", json=patient(), headers={"Authorization": f"Bearer {token}"}),
     ):
-        assert "IDM_LINK_SECRET" in json_error(response, 503)
-    assert client.get("/subject/S-0042", headers=staff).status_code == 200  # the rest works
+        message = json_error(response, 503)
+        assert message.startswith("study links are disabled: set IDM_LINK_SECRET"), message
+    assert client.get(f"/link/{jti}", headers=staff).status_code == 200  # the rest works
+    assert client.get("/subject/S-0042", headers=staff).status_code == 200
 
 
 def production(**settings):
