@@ -29,6 +29,11 @@ SECRET_KEY = "replace-me"
 # MAIL_PASSWORD = "..."
 # MAIL_DEFAULT_SENDER = "IDM <idm@example.org>"
 
+# A C3-PRO study: the secret the study's mobile app is built with (HS256; it
+# signs the links the app scans). Never SECRET_KEY; "super-duper-secret" and
+# other publicly known values are refused outside development.
+# IDM_LINK_SECRET = "..."
+
 # Require the one-time setup code on /init until the first admin exists.
 # IDM_INIT_REQUIRE_CODE = True
 
