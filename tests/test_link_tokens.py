@@ -60,9 +60,10 @@ def forged(claims, key=LINK_SECRET, algorithm="HS256", **changes):
 
 
 def test_a_link_jwt_is_no_access_token(client, link):
+    """Whatever signs access tokens (idm/tokens.py), a link JWT is not one of them."""
     for path in ("/user/me", "/subject", "/subject/S-0042", f"/link/{link['_id']}"):
         response = client.get(path, headers={"Authorization": f"Bearer {link['token']}"})
-        assert json_error(response, 401) == "token signature is invalid", path
+        assert json_error(response, 401).startswith("token "), path
         assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
 
 
@@ -75,7 +76,7 @@ def test_an_access_token_signed_with_the_link_secret_is_refused(app, client, sta
 
     response = client.get("/user/me", headers={"Authorization": f"Bearer {token}"})
 
-    assert json_error(response, 401) == "token signature is invalid"
+    assert json_error(response, 401).startswith("token ")  # signature or algorithm refused
 
 
 def test_an_access_token_is_no_link_jwt(app, client, staff, link):

@@ -200,10 +200,9 @@ def test_the_frontends_qr_code_reuses_an_open_link(study_server):
 def test_the_frontend_is_told_when_its_token_is_no_good(study_server):
     frontend = Frontend(study_server, "not-a-token")
 
-    assert frontend.get_subjects(0, 51, "name", "ASC") == {
-        "statusCode": 401,
-        "errorMessage": "token is malformed",
-    }
+    answer = frontend.get_subjects(0, 51, "name", "ASC")
+
+    assert answer["statusCode"] == 401 and answer["errorMessage"].startswith("token ")
 
 
 class App:

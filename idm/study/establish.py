@@ -10,6 +10,7 @@ the link is pointed at the Patient's first identifier once: the
 """
 
 from sqlalchemy import exists, update
+from sqlalchemy.orm import aliased
 from werkzeug.exceptions import BadRequest, Conflict, Forbidden, NotAcceptable
 
 from .. import audit, clock, link_tokens
@@ -77,8 +78,9 @@ def establish(view, value, system):
     now = clock.now()
     link = view.link
     lock_subject(view.subject.id)
+    sibling = aliased(Link)  # any link of the subject, this one included
     subject_withdrawn = exists().where(
-        Link.subject_id == view.subject.id, Link.withdrawn_on.is_not(None)
+        sibling.subject_id == view.subject.id, sibling.withdrawn_on.is_not(None)
     )
     statement = (
         update(Link)

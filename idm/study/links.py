@@ -9,7 +9,8 @@ Why "once" holds under races: every change is a conditional statement
 that only one of two racing requests can win. ``/establish`` is an
 ``UPDATE … WHERE linked_to IS NULL AND withdrawn_on IS NULL AND exp > now``;
 a withdrawal an ``UPDATE … WHERE withdrawn_on IS NULL``; a new link an
-``INSERT … SELECT`` that needs the subject consented and not withdrawn.
+``INSERT … SELECT`` that needs the subject not withdrawn (consent, checked
+before, cannot be taken back: a set date_consented never changes).
 SQLite evaluates each under its write lock; on PostgreSQL the subject's row
 is locked first (``lock_subject``), so a withdrawal and a new link or an
 establishment of the same subject are ordered, and the loser's condition
