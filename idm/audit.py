@@ -28,6 +28,7 @@ ACTIONS = {
     "admin.grant",
     "admin.revoke",
     "password.change",
+    "password.confirm",
     "reset.request",
     "reset.complete",
     "lockout",

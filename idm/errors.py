@@ -32,9 +32,26 @@ def wants_page():
     return prefers_html()
 
 
+def error_headers(error):
+    """The headers *error* must keep on any answer: Allow (405), Retry-After (429),
+    WWW-Authenticate (401); also for a form that shows the error itself."""
+    return {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+
+
+def form_page(template, error=None, **context):
+    """A page that answers a form: 200, or *error*'s status, headers and message.
+
+    The template shows ``error`` (the message) next to the form; the headers
+    keep Retry-After on a 429 from the lockout, as the error page would.
+    """
+    if error is None:
+        return render_template(template, error=None, **context), 200
+    page = render_template(template, error=error.description, **context)
+    return page, error.code, error_headers(error)
+
+
 def handle_http_error(error):
-    # Keep headers such as Allow (405), Retry-After (429), WWW-Authenticate (401).
-    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    headers = error_headers(error)
     message = error.description or error.name
     if wants_page():
         page = render_template("error.html", status=error.code, message=message)

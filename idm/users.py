@@ -43,20 +43,48 @@ def authenticate(username, password):
     """
     lockout.check_login(username)
     user = by_username(username)
-    stored = user.password_hash if user is not None else dummy_hash()
-    if not check_password_hash(stored, password) or user is None:
-        # An unknown username is not stored: people type passwords into it.
-        metrics.LOGINS.labels("failed").inc()
-        audit.record("login", target=user, outcome="failed")
-        lockout.login_failed(username, user)
-        db.session.commit()
+    if not password_proven(username, user, password, "login"):
         return None
-    metrics.LOGINS.labels("ok").inc()
-    lockout.login_succeeded(username)
     user.last_login = clock.now()
     audit.record("login", target=user, actor=user)
     db.session.commit()
     return user
+
+
+def verify_current_password(user, password):
+    """Let *user* prove their password again before changing it, or raise.
+
+    A confirmation is a login attempt: with a stolen token, a guess here
+    must cost as much as at POST /auth. So the same lockout (account and
+    address, 429 before any hashing), the same counting of failures, and an
+    audit row; a failure is committed before the 403.
+    """
+    if password is None:
+        raise Forbidden("current_password is required to change your own password")
+    lockout.check_login(user.username)
+    if not password_proven(user.username, user, password, "password.confirm"):
+        raise Forbidden("current_password is wrong")
+
+
+def password_proven(username, user, password, action):
+    """Whether *password* is *user*'s (None: an unknown username); counts a failure.
+
+    The one check behind sign-in and confirmation: an unknown user costs one
+    hash like a known one; a failure is counted towards the lockout, audited
+    as *action* and committed at once (it must survive the 401/403 that
+    follows); a success clears the account's count of failures.
+    """
+    stored = user.password_hash if user is not None else dummy_hash()
+    if check_password_hash(stored, password) and user is not None:
+        metrics.LOGINS.labels("ok").inc()
+        lockout.login_succeeded(username)
+        return True
+    # An unknown username is not stored: people type passwords into it.
+    metrics.LOGINS.labels("failed").inc()
+    audit.record(action, target=user, outcome="failed")
+    lockout.login_failed(username, user)
+    db.session.commit()
+    return False
 
 
 def new_user(username, password, admin):
@@ -261,11 +289,6 @@ def unlock(user):
     """Clear the failed-login count of *user*'s account (not of any address)."""
     lockout.unlock(user)
     db.session.commit()
-
-
-def verify_current_password(user, password):
-    if password is None or not check_password_hash(user.password_hash, password):
-        raise Forbidden("current_password is wrong")
 
 
 def list_users(offset, perpage, search=None):

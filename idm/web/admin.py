@@ -14,6 +14,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 
 from .. import audit, reset, users
 from ..blueprints import PageBlueprint
+from ..errors import form_page
 from ..lockout import locked_user_ids
 from ..requests import page_arg, text_arg
 from ..sessions import admin_session_required, current_admin, end_session, sign_in, start_session
@@ -42,10 +43,7 @@ def login():
     try:
         admin = sign_in(request.form.get("username", ""), request.form.get("password", ""))
     except HTTPException as error:
-        page = render_template(
-            "admin/login.html", error=error.description, username=request.form.get("username")
-        )
-        return page, error.code
+        return form_page("admin/login.html", error, username=request.form.get("username"))
     flash(f"Signed in as {admin.username}.", "success")
     return redirect(url_for(".index"))
 
@@ -87,21 +85,20 @@ def create_user():
             form.get("username", ""), form.get("password", ""), admin="admin" in form
         )
     except HTTPException as error:
-        return render_create_user(error.description, error.code)
+        return render_create_user(error)
     kind = "admin" if user.admin else "user"
     flash(f"Created {kind} {user.username}.", "success")
     return redirect(url_for(".index"))
 
 
-def render_create_user(error=None, status=200):
-    page = render_template(
+def render_create_user(error=None):
+    return form_page(
         "admin/user_new.html",
-        error=error,
+        error,
         username=request.form.get("username", ""),
         admin="admin" in request.form,
         rules=password_rules(),
     )
-    return page, status
 
 
 @bp.get("/users/<user_id>/delete")
@@ -187,7 +184,7 @@ def change_password():
         check_repeated(form.get("password", ""), form.get("password2", ""))
         users.update_user(g.admin, password=form.get("password", ""))
     except HTTPException as error:
-        return render_password(error.description, error.code)
+        return render_password(error)
     # This browser stays signed in; every other session and access token of
     # this admin ended with the change (set_password moved the cut-off).
     start_session(g.admin)
@@ -195,8 +192,8 @@ def change_password():
     return redirect(url_for(".index"))
 
 
-def render_password(error=None, status=200):
-    return render_template("admin/password.html", error=error, rules=password_rules()), status
+def render_password(error=None):
+    return form_page("admin/password.html", error, rules=password_rules())
 
 
 @bp.get("/audit", endpoint="audit")
