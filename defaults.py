@@ -24,8 +24,11 @@ SESSION_COOKIE_SECURE = False
 SESSION_COOKIE_HTTPONLY = True
 # Other sites cannot make the browser send it with their POSTs.
 SESSION_COOKIE_SAMESITE = "Lax"
-# Seconds an admin stays signed in, counted from sign-in, not from the last click.
+# Seconds a browser stays signed in to the pages, counted from sign-in, not
+# from the last click (the absolute limit of a session, idm/page_sessions.py).
 PERMANENT_SESSION_LIFETIME = 8 * 60 * 60
+# Seconds without a page view after which a page session ends (the idle limit).
+IDM_SESSION_IDLE_TIMEOUT = 30 * 60
 # CSRF tokens (Flask-WTF) are bound to the session's secret, so they live as
 # long as the session: a form left open for an hour still submits.
 WTF_CSRF_TIME_LIMIT = None

@@ -31,6 +31,7 @@ ACTIONS = {
     "password.confirm",
     "reset.request",
     "reset.complete",
+    "session.end",
     "lockout",
     "unlock",
 }

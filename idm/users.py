@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import Conflict, Forbidden, NotFound
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit, clock, lockout, metrics
+from . import audit, clock, lockout, metrics, page_sessions
 from .models import ResetToken, Setup, User, UserCount, admin_exists, db, new_id
 from .validation import check_password, comparable_username, normalize_username, username_key
 
@@ -252,15 +252,19 @@ def set_admin(user, admin):
     if db.session.execute(statement).rowcount == 0:
         db.session.rollback()
         raise Conflict(LAST_ADMIN)
+    if not admin:
+        # For good: promoting the user again must not revive an old cookie.
+        page_sessions.end_all(user.id, page_sessions.ADMIN_REVOKED)
     audit.record("admin.grant" if admin else "admin.revoke", target=user)
 
 
 def set_password(user, password):
-    """New hash; every access token issued before now and any reset link stop working."""
+    """New hash; every access token, page session and reset link of *user* ends."""
     user.password_hash = hash_password(check_password(password))
     user.changed = user.tokens_valid_after = clock.now()
-    # The one path for password changes, so no reset link survives one.
+    # The one path for password changes, so no reset link or session survives one.
     db.session.execute(delete(ResetToken).where(ResetToken.user_id == user.id))
+    page_sessions.end_all(user.id, page_sessions.PASSWORD_CHANGED)
 
 
 def update_user(user, admin=None, password=None):

@@ -4,12 +4,14 @@ from .accounts import Attempt, ResetToken, RevokedToken, Setup, User, UserCount,
 from .audit import AuditEvent
 from .base import UTCDateTime, db, iso, new_id, tune_sqlite
 from .outbox import MailCheck, OutboxMessage
+from .sessions import PageSession
 
 __all__ = [
     "Attempt",
     "AuditEvent",
     "MailCheck",
     "OutboxMessage",
+    "PageSession",
     "ResetToken",
     "RevokedToken",
     "Setup",

@@ -12,12 +12,12 @@ import math
 from flask import current_app, flash, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from .. import audit, reset, users
+from .. import audit, page_sessions, reset, users
 from ..blueprints import PageBlueprint
 from ..errors import form_page
 from ..lockout import locked_user_ids
 from ..requests import page_arg, text_arg
-from ..sessions import admin_session_required, current_admin, end_session, sign_in, start_session
+from ..sessions import admin_session_required, current_user, end_session, sign_in, start_session
 from ..validation import check_repeated, password_rules
 
 bp = PageBlueprint("admin", __name__, url_prefix="/admin")
@@ -36,7 +36,7 @@ def page_count(total, perpage):
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    if current_admin() is not None:
+    if current_user() is not None:
         return redirect(url_for(".index"))
     if request.method == "GET":
         return render_template("admin/login.html")
@@ -161,6 +161,34 @@ def unlock(user_id):
     users.unlock(user)
     flash(f"Unlocked {user.username}.", "success")
     return back_to_list()
+
+
+@bp.get("/users/<user_id>/sessions")
+@admin_session_required
+def user_sessions(user_id):
+    """The user's signed-in browsers, as GET /user/<id>/sessions lists them."""
+    user = users.find_user(user_id)
+    return render_template(
+        "admin/user_sessions.html", user=user, sessions=page_sessions.active(user)
+    )
+
+
+@bp.post("/users/<user_id>/sessions/end")
+@admin_session_required
+def end_user_sessions(user_id):
+    """End one session (``session_id``) or, without it, every session of the user."""
+    user = users.find_user(user_id)
+    session_id = request.form.get("session_id") or None
+    if session_id is not None and not users.is_uuid(session_id):
+        raise BadRequest("session_id must be a session's id")
+    if page_sessions.end_for(user, session_id):
+        flash(
+            f"Signed {user.username} out of {'that browser' if session_id else 'every browser'}.",
+            "success",
+        )
+    else:
+        flash("That session had ended already.", "error")
+    return redirect(url_for(".user_sessions", user_id=user.id))
 
 
 def back_to_list():
