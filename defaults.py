@@ -167,7 +167,11 @@ IDM_MAIL_GIVE_UP_SECONDS = 24 * 60 * 60
 IDM_MAIL_TIMEOUT = 30
 # Seconds between two checks of the mail server (connect, EHLO, NOOP, QUIT),
 # made by whichever sender's turn it is; /status reports the latest one.
+# While a check failed or mail waits, every IDM_MAIL_POLL_SECONDS instead.
 IDM_MAIL_CHECK_SECONDS = 60
+# /status says mail is "unavailable" while an email has waited longer than
+# this since it was queued, even if the server answers its checks.
+IDM_MAIL_STUCK_SECONDS = 5 * 60
 # Flask-Mail suppresses sending when TESTING; the tests run a real SMTP
 # server, so never suppress (without MAIL_SERVER nothing is sent anyway).
 MAIL_SUPPRESS_SEND = False

@@ -35,7 +35,7 @@ from prometheus_client import (
     multiprocess,
 )
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import event, func, select
+from sqlalchemy import event
 from sqlalchemy.pool import Pool
 from werkzeug.exceptions import Forbidden
 
@@ -83,12 +83,10 @@ class DatabaseFigures:
     """Read at scrape time from the shared database: the same on every worker and host."""
 
     def collect(self):
-        from .models import OutboxMessage, db
+        from .mail import outbox
+        from .models import db
 
-        unsent = select(func.count(), func.min(OutboxMessage.created)).where(
-            OutboxMessage.sent_at.is_(None)
-        )
-        depth, oldest = db.session.execute(unsent).one()
+        depth, oldest = outbox.waiting()
         yield GaugeMetricFamily("idm_outbox_depth", "Emails waiting to be sent.", value=depth)
         age = (clock.now() - oldest).total_seconds() if oldest is not None else 0
         yield GaugeMetricFamily(

@@ -60,7 +60,8 @@ def test_status_for_an_admin_adds_the_reasons(client, admin_headers):
     response = client.get("/status", headers=admin_headers)
 
     assert response.status_code == 200
-    assert response.json == {"data": {"db": "ok", "mail": "ok", "reasons": {}}}
+    queue = {"depth": 0, "oldest_age_seconds": 0}
+    assert response.json == {"data": {"db": "ok", "mail": "ok", "reasons": {}, "mail_queue": queue}}
 
 
 @pytest.mark.parametrize("who", ["anyone", "admin"])
