@@ -26,6 +26,7 @@ from .auth import ADMIN_REQUIRED
 SECRET = "session_secret"
 # The key that holds the page a signed-out browser asked for, to return to it.
 WANTED = "wanted_page"
+MAX_WANTED = 1000
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -105,8 +106,11 @@ def session_required(view):
     def wrapped(**kwargs):
         user = current_user()
         if user is None:
-            if request.method == "GET":
-                session[WANTED] = request.full_path.rstrip("?")
+            wanted = request.full_path.rstrip("?")
+            # A page to return to, not a form's target; and never so long
+            # that the cookie (4 kB at most) would be refused.
+            if request.method == "GET" and len(wanted) <= MAX_WANTED:
+                session[WANTED] = wanted
             return redirect(url_for("account.login"))
         # g.user is who acts, as for the JSON API (audit.record reads it).
         g.user = user

@@ -139,6 +139,11 @@ def test_sign_in_returns_to_the_page_asked_for(client, admin):
     assert sign_in(client, *ADMIN).headers["Location"] == "/admin"
 
 
+def test_a_very_long_address_is_not_kept_for_after_sign_in(client, admin):
+    client.get("/admin?search=" + "x" * 1000)
+    assert sign_in(client, *ADMIN).headers["Location"] == "/admin"
+
+
 @pytest.mark.parametrize("planted", ["//evil.example/x", "/\\evil.example", "https://evil.example"])
 def test_sign_in_never_returns_to_another_site(client, admin, planted):
     client.get("/login")
