@@ -15,7 +15,7 @@ SECRET_KEY = "insecure-development-key-change-me"
 # Bodies larger than this are refused with 413 before they are parsed.
 MAX_CONTENT_LENGTH = 64 * 1024
 
-# --- Admin pages: the session cookie (Flask) --------------------------------
+# --- Pages: the session cookie (Flask) --------------------------------------
 
 # Send the cookie over HTTPS only. Set True whenever browsers reach the
 # service through TLS (Nginx in front); False only for plain-HTTP development.
@@ -149,6 +149,7 @@ IDM_RESET_TOKEN_LIFETIME = 2 * 60 * 60
 IDM_RESET_MAX_PER_ACCOUNT_PER_HOUR = 3
 IDM_RESET_MAX_PER_IP_PER_HOUR = 10
 # Where people sign in (your web frontend); the page after a reset links there.
+# None: the service's own sign-in page, /login.
 IDM_SIGN_IN_URL = None
 # Email subjects; "{product}" becomes IDM_PRODUCT_NAME.
 IDM_RESET_MAIL_SUBJECT = "Reset your {product} password"

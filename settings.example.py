@@ -32,7 +32,8 @@ SECRET_KEY = "replace-me"
 # Require the one-time setup code on /init until the first admin exists.
 # IDM_INIT_REQUIRE_CODE = True
 
-# Where people sign in with a new password (linked after a reset).
+# Where people sign in with a new password (linked after a reset); unset,
+# the service's own sign-in page.
 # IDM_SIGN_IN_URL = "https://app.example.org/login"
 
 # Mail is sent by a thread in every service process. To run the sender as

@@ -6,10 +6,11 @@ record of an action that did not happen. Failures that change nothing
 (a wrong password) are recorded and committed by the caller on purpose.
 """
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import g, has_request_context, request
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Integer, delete, func, literal, or_, select
 from werkzeug.exceptions import BadRequest
 
 from . import clock
@@ -35,11 +36,23 @@ ACTIONS = {
     "lockout",
     "unlock",
 }
+# Every outcome a row can have, in words for people. "ok" unless the action
+# says otherwise: a failed login or confirmation, a reset asked for an
+# address without account, and what a lockout locked.
+OUTCOMES = {
+    "ok": "OK",
+    "failed": "Failed",
+    "unknown-user": "Unknown address",
+    "account": "Account locked",
+    "ip": "IP address locked",
+    "init": "Setup locked for the address",
+}
 
 
 def record(action, target=None, outcome="ok", actor=None):
     """Append one event. *actor* defaults to the authenticated caller."""
     assert action in ACTIONS, action
+    assert outcome in OUTCOMES, outcome
     if actor is None:
         actor = current_actor()
     event = AuditEvent(
@@ -57,12 +70,46 @@ def record(action, target=None, outcome="ok", actor=None):
     return event
 
 
-def check_action(action):
-    """*action* as a filter: one of ACTIONS, or None for any."""
+@dataclass(frozen=True)
+class Filters:
+    """What GET /audit and the audit page select by; None means any.
+
+    *user* is an id or a username and matches actor or target; *since* and
+    *until* are UTC days, both included. Build it with ``filters``, which
+    checks the values.
+    """
+
+    user: str | None = None
+    action: str | None = None
+    outcome: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+    def conditions(self):
+        if self.user:
+            ids = ids_of(self.user)
+            yield or_(AuditEvent.actor_id.in_(ids), AuditEvent.target_id.in_(ids))
+        if self.action:
+            yield AuditEvent.action == self.action
+        if self.outcome:
+            yield AuditEvent.outcome == self.outcome
+        if self.since:
+            yield AuditEvent.at >= datetime.combine(self.since, time(), UTC)
+        if self.until and self.until < date.max:
+            yield AuditEvent.at < datetime.combine(self.until + timedelta(days=1), time(), UTC)
+
+
+def filters(user=None, action=None, outcome=None, since=None, until=None):
+    """Checked ``Filters``: a known action and outcome, and no range that ends before it starts."""
     if action and action not in ACTIONS:
         known = ", ".join(sorted(ACTIONS))
         raise BadRequest(f"unknown action {action!r}; known actions: {known}")
-    return action
+    if outcome and outcome not in OUTCOMES:
+        known = ", ".join(sorted(OUTCOMES))
+        raise BadRequest(f"unknown outcome {outcome!r}; known outcomes: {known}")
+    if since and until and since > until:
+        raise BadRequest("since must not be after until")
+    return Filters(user, action, outcome, since, until)
 
 
 def current_actor():
@@ -70,20 +117,39 @@ def current_actor():
     return g.get("user") if has_request_context() else None
 
 
-def search(user, action, offset, perpage):
-    """One page of events, newest first, and the total that match.
-
-    *user* is an id or a username and matches actor or target.
-    """
-    query = select(AuditEvent)
-    if user:
-        ids = ids_of(user)
-        query = query.where(or_(AuditEvent.actor_id.in_(ids), AuditEvent.target_id.in_(ids)))
-    if action:
-        query = query.where(AuditEvent.action == action)
+def search(filters, offset, perpage):
+    """One page of the events that match *filters* (``Filters``), newest first, and their total."""
+    query = select(AuditEvent).where(*filters.conditions())
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     newest_first = query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     return list(db.session.scalars(newest_first.offset(offset).limit(perpage))), total
+
+
+def actor_names(events):
+    """``{actor id: (username, deleted)}`` for the actors of *events*, in one query.
+
+    Rows name their actor by id only. A deleted account's name comes from
+    the newest row that named it as target (its user.create at least); an
+    actor whose every such row was pruned is missing from the answer.
+    """
+    ids = {event.actor_id for event in events if event.actor_id}
+    if not ids:
+        return {}
+    live = select(User.id, User.username, literal(1, Integer)).where(User.id.in_(ids))
+    newest = (
+        select(func.max(AuditEvent.id))
+        .where(AuditEvent.target_id.in_(ids), AuditEvent.target_name.is_not(None))
+        .group_by(AuditEvent.target_id)
+    )
+    recorded = select(AuditEvent.target_id, AuditEvent.target_name, literal(0, Integer)).where(
+        AuditEvent.id.in_(newest)
+    )
+    rows = db.session.execute(live.union_all(recorded)).all()
+    # Recorded names first, so that the users table has the last word.
+    return {
+        user_id: (name, not exists)
+        for user_id, name, exists in sorted(rows, key=lambda row: row[2])
+    }
 
 
 def ids_of(user):

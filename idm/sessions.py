@@ -6,6 +6,11 @@ in the database (idm/page_sessions.py says why and when it ends). Every
 page view that needs a signed-in user reads that row, so signing out,
 a password change, a demotion or a deletion holds on every worker and host
 at the next click.
+
+Every user may sign in; what they may open is decided per page view from
+the account's row: ``session_required`` for anyone signed in,
+``admin_session_required`` for admins (a 403 page for everyone else, who
+is signed in but may not).
 """
 
 import functools
@@ -19,6 +24,9 @@ from .auth import ADMIN_REQUIRED
 
 # The key in Flask's session that holds the session row's secret.
 SECRET = "session_secret"
+# The key that holds the page a signed-out browser asked for, to return to it.
+WANTED = "wanted_page"
+MAX_WANTED = 1000
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -52,8 +60,6 @@ def sign_in(username, password):
     user = users.authenticate(username, password)
     if user is None:
         raise Forbidden(users.BAD_CREDENTIALS)
-    if not user.admin:
-        raise Forbidden(ADMIN_REQUIRED)
     start_session(user)
     return user
 
@@ -86,27 +92,56 @@ def current_user():
     if not isinstance(secret, str):
         return None
     user, problem = page_sessions.find(secret)
-    if user is not None and not user.admin:
-        # Demotion ends the sessions already (users.set_admin); this holds
-        # for a row that a demotion's transaction has not yet reached.
-        page_sessions.end(secret)
-        user, problem = None, page_sessions.ADMIN_REVOKED
     if user is None:
         session.clear()
         flash(f"Signed out: {problem}. Sign in again.", "error")
     return user
 
 
-def admin_session_required(view):
-    """Pages for signed-in admins; everyone else goes to the sign-in page."""
+def session_required(view):
+    """Pages for anyone signed in; a browser without a session goes to the sign-in page,
+    which brings it back here afterwards (``wanted_page``)."""
 
     @functools.wraps(view)
     def wrapped(**kwargs):
-        admin = current_user()
-        if admin is None:
-            return redirect(url_for("admin.login"))
+        user = current_user()
+        if user is None:
+            wanted = request.full_path.rstrip("?")
+            # A page to return to, not a form's target; and never so long
+            # that the cookie (4 kB at most) would be refused.
+            if request.method == "GET" and len(wanted) <= MAX_WANTED:
+                session[WANTED] = wanted
+            return redirect(url_for("account.login"))
         # g.user is who acts, as for the JSON API (audit.record reads it).
-        g.user = g.admin = admin
+        g.user = user
         return view(**kwargs)
 
     return wrapped
+
+
+def admin_session_required(view):
+    """Pages for admins. Read from the account's row at each view, so rights
+    granted or revoked hold at the next click; anyone else signed in gets a
+    403 page (a redirect to sign-in would loop: they are signed in)."""
+
+    @session_required
+    @functools.wraps(view)
+    def wrapped(**kwargs):
+        if not g.user.admin:
+            raise Forbidden(ADMIN_REQUIRED)
+        return view(**kwargs)
+
+    return wrapped
+
+
+def wanted_page():
+    """The path a signed-out browser asked for before signing in, or None.
+
+    Only a path of this site, recorded by ``session_required`` from a page
+    route it served, so it cannot send the browser to another site; checked
+    again all the same (``//host`` and ``/\\host`` are other sites to a browser).
+    """
+    path = session.get(WANTED)
+    if isinstance(path, str) and path.startswith("/") and path[1:2] not in ("/", "\\"):
+        return request.script_root + path
+    return None

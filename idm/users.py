@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import Conflict, Forbidden, NotFound
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit, clock, lockout, metrics, page_sessions
+from . import audit, clock, lockout, metrics, page_sessions, revocation
 from .models import ResetToken, Setup, User, UserCount, admin_exists, db, new_id
 from .validation import check_password, comparable_username, normalize_username, username_key
 
@@ -287,6 +287,18 @@ def password_action(user):
     """
     caller = audit.current_actor()
     return "password.change" if caller is not None and caller.id == user.id else "user.update"
+
+
+def sign_out_everywhere(user):
+    """End every access token and page session of *user* now; audited as ``logout``.
+
+    What ``POST /auth/logout?all=1`` does for the caller, done to another
+    account by an admin (a stolen laptop, a leaving colleague). The password
+    stays; the user signs in again with it.
+    """
+    revocation.revoke_all_tokens(user)
+    audit.record("logout", target=user)
+    db.session.commit()
 
 
 def unlock(user):

@@ -22,6 +22,7 @@ EXPECTED = {
     ("/audit", "offset"),
     ("/audit", "perpage"),
     ("/admin", "page"),
+    ("/admin", "perpage"),
     ("/admin/audit", "page"),
 }
 BAD_VALUES = [

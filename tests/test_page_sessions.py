@@ -9,7 +9,7 @@ import hashlib
 import pytest
 from admin_helpers import flashes, post_form, sign_in
 from conftest import ADMIN, UNKNOWN_ID, json_error, login
-from test_admin_session import session_ends_with, sign_in_and_add_second_admin, user_id
+from test_sign_in import session_ends_with, sign_in_and_add_second_admin, user_id
 
 from idm.models import AuditEvent, PageSession, db
 from idm.sessions import SECRET
@@ -39,7 +39,7 @@ def test_signing_out_ends_every_copy_of_the_cookie(app, client, admin):
     thief = copy_of(app, client)
     assert thief.get("/admin").status_code == 200  # a copy works while the session lives
 
-    post_form(client, "/admin", "/admin/logout")
+    post_form(client, "/admin", "/logout")
 
     assert thief.get("/admin").status_code == 302
     assert rows(app) == []
@@ -199,7 +199,10 @@ class TestAdminSeesAndEndsSessions:
     def test_the_page_lists_them_and_ends_them(self, app, browsers, user):
         first, second = browsers
         target_id = user_id(app, ADMIN[0])
-        page = first.get(f"/admin/users/{target_id}/sessions")
+        old = first.get(f"/admin/users/{target_id}/sessions")  # the address it had
+        assert old.status_code == 301
+        assert old.headers["Location"] == f"/admin/users/{target_id}#sessions"
+        page = first.get(f"/admin/users/{target_id}")
         assert page.status_code == 200
         assert "2 signed-in browsers" in page.text
         (row,) = [row for row in rows(app) if row.secret_hash == hash_of(app, second)]
@@ -207,7 +210,7 @@ class TestAdminSeesAndEndsSessions:
         ended = post_form(
             first, "/admin", f"/admin/users/{target_id}/sessions/end", session_id=row.id
         )
-        assert ended.headers["Location"] == f"/admin/users/{target_id}/sessions"
+        assert ended.headers["Location"] == f"/admin/users/{target_id}#sessions"
         assert "Signed admin@example.org out of that browser." in flashes(
             first.get(ended.headers["Location"]).text
         )

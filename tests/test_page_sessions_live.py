@@ -43,9 +43,9 @@ def fetch(url, cookie=None, form=None):
 
 def sign_in(host, username, password):
     """The session cookie of a fresh sign-in on *host*."""
-    _, _, cookie, page = fetch(host.url + "/admin/login")
+    _, _, cookie, page = fetch(host.url + "/login")
     form = {"csrf_token": csrf_token(page), "username": username, "password": password}
-    status, location, cookie, _ = fetch(host.url + "/admin/login", cookie, form)
+    status, location, cookie, _ = fetch(host.url + "/login", cookie, form)
     assert (status, location) == (302, "/admin")
     return cookie
 
@@ -53,15 +53,13 @@ def sign_in(host, username, password):
 def sign_out(host, cookie):
     _, _, updated, page = fetch(host.url + "/admin", cookie)
     cookie = updated or cookie  # the page's CSRF token went into the cookie
-    status, location, _, _ = fetch(
-        host.url + "/admin/logout", cookie, {"csrf_token": csrf_token(page)}
-    )
-    assert (status, location) == (302, "/admin/login")
+    status, location, _, _ = fetch(host.url + "/logout", cookie, {"csrf_token": csrf_token(page)})
+    assert (status, location) == (302, "/login")
 
 
 def signed_in(host, cookie):
     status, location, _, _ = fetch(host.url + "/admin", cookie)
-    assert status == 200 or (status, location) == (302, "/admin/login")
+    assert status == 200 or (status, location) == (302, "/login")
     return status == 200
 
 
@@ -113,7 +111,7 @@ def test_two_hosts_share_the_sessions(tmp_path, database):
         status, _, _ = http_json(f"{a.url}/user/{me['data']['id']}", "PUT", change, token)
         assert status == 200
         status, location, told, _ = fetch(b.url + "/admin", second)
-        assert (status, location) == (302, "/admin/login")
+        assert (status, location) == (302, "/login")
         assert "Signed out: your password was changed." in fetch(b.url + location, told)[3]
         assert not signed_in(b, second)
     finally:

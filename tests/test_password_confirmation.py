@@ -118,12 +118,12 @@ def test_the_my_password_page_locks_as_well(app, client, admin):
     sign_in(client, *ADMIN)
     form = {"current_password": WRONG, "password": "a new password", "password2": "a new password"}
     for _ in range(THRESHOLD):
-        response = post_form(client, "/admin/password", "/admin/password", **form)
+        response = post_form(client, "/password", "/password", **form)
         assert response.status_code == 403
         assert "current_password is wrong" in flashes(response.text)
 
     form["current_password"] = ADMIN[1]
-    locked = post_form(client, "/admin/password", "/admin/password", **form)
+    locked = post_form(client, "/password", "/password", **form)
 
     assert locked.status_code == 429
     assert locked.headers["Retry-After"] == "30"

@@ -104,6 +104,14 @@ def unlock(user_id):
     return "", 204
 
 
+@bp.post("/user/<user_id>/logout")
+@admin_required
+def sign_out_everywhere(user_id):
+    """Every access token and page session of the user ends: "log out everywhere"."""
+    users.sign_out_everywhere(users.find_user(user_id))
+    return "", 204
+
+
 @bp.get("/user/<user_id>/sessions")
 @admin_required
 def sessions(user_id):

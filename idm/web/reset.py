@@ -4,7 +4,7 @@ Parse the form, call idm/reset.py, answer; the rules live there. Every
 failure re-renders the page with the reason and status 400.
 """
 
-from flask import current_app, render_template, request
+from flask import current_app, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from .. import reset
@@ -50,7 +50,8 @@ def reset_password():
         return bad_link(error)
     except HTTPException as error:
         return render_reset_form(key, user, error)
-    sign_in = current_app.config["IDM_SIGN_IN_URL"]
+    # The service's own sign-in page unless people sign in elsewhere.
+    sign_in = current_app.config["IDM_SIGN_IN_URL"] or url_for("account.login")
     return render_template("reset_done.html", username=user.username, sign_in=sign_in)
 
 
