@@ -32,27 +32,38 @@ ACTIONS = {
     "reset.complete",
     "lockout",
     "unlock",
+    "key.create",
+    "key.reseal",
 }
 
 
 def record(action, target=None, outcome="ok", actor=None):
     """Append one event. *actor* defaults to the authenticated caller."""
+    event = AuditEvent(**event_values(action, target, outcome, actor))
+    db.session.add(event)
+    return event
+
+
+def event_values(action, target=None, outcome="ok", actor=None):
+    """The columns of one event, for ``record`` or for an INSERT on a connection
+    of its own (a change made outside the session, such as a new signing key)."""
     assert action in ACTIONS, action
     if actor is None:
         actor = current_actor()
-    event = AuditEvent(
-        at=clock.now(),  # via the module, so tests can move the clock
-        action=action,
-        outcome=outcome,
-        actor_id=actor.id if actor is not None else None,
-        target_id=target.id if target is not None else None,
-        target_name=target.username if target is not None else None,
-    )
+    values = {
+        "at": clock.now(),  # via the module, so tests can move the clock
+        "action": action,
+        "outcome": outcome,
+        "actor_id": actor.id if actor is not None else None,
+        "target_id": target.id if target is not None else None,
+        "target_name": target.username if target is not None else None,
+        "ip": None,
+        "user_agent": None,
+    }
     if has_request_context():
-        event.ip = client_ip()
-        event.user_agent = (request.user_agent.string or "")[:300] or None
-    db.session.add(event)
-    return event
+        values["ip"] = client_ip()
+        values["user_agent"] = (request.user_agent.string or "")[:300] or None
+    return values
 
 
 def check_action(action):
