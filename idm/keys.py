@@ -30,6 +30,7 @@ The schedule, and why every host agrees on it without talking to the others:
   nobody is logged out by the upgrade and SECRET_KEY signs nothing after.
 """
 
+import logging
 import secrets
 from datetime import timedelta
 
@@ -52,6 +53,7 @@ LEGACY_GENERATION = 0
 # the last token it signed has expired, by the clock of the host that signed.
 CLOCK_SKEW = 30
 KEYS = SigningKey.__table__
+log = logging.getLogger(__name__)
 
 
 class KeysUnavailable(Exception):
@@ -168,7 +170,15 @@ def add_key(rows, now, immediately, outcome):
             event = audit.event_values("key.create", outcome=outcome)
             connection.execute(insert(AuditEvent.__table__).values(event))
     except IntegrityError:
+        log.info("key generation %d was made by another process first; using it", generation)
         return False
+    log.info(
+        "made signing key %s (%s, generation %d): %s",
+        values["kid"],
+        values["algorithm"],
+        generation,
+        outcome,
+    )
     return True
 
 
