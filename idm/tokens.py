@@ -36,6 +36,7 @@ import uuid
 
 import jwt
 from flask import current_app
+from jwt.utils import base64url_decode, base64url_encode
 
 from . import clock, keyring, metrics
 from .keys import HMAC_ALGORITHMS, KEY_PAIR_ALGORITHMS
@@ -52,6 +53,7 @@ LATEST_TIME = 253402300799
 MAX_TOKEN_LENGTH = 4096
 # The signature may be empty, so that an "alg: none" token is told why it fails.
 COMPACT_FORM = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)")
+SEGMENT = re.compile(rb"[A-Za-z0-9_-]*")
 # What PyJWT's refusals mean, in the words the API answers with.
 REASONS = [
     (jwt.InvalidSignatureError, "token signature is invalid"),
@@ -67,8 +69,32 @@ class InvalidToken(Exception):
     """The token cannot be trusted; the message says why (safe to show)."""
 
 
+class StrictJWS(jwt.PyJWS):
+    """PyJWS, reading each segment with one regular expression.
+
+    PyJWT checks the alphabet of a segment with a Python loop over every
+    character: half of its time on an RS256 token (342 characters of
+    signature), 20 us per request. This does the same checks (base64url
+    alphabet, canonical form) at C speed, and refuses padding, which the
+    service never writes (tests/test_tokens.py holds both to PyJWT's answers).
+    """
+
+    @staticmethod
+    def _decode_base64url_segment(segment, name):
+        if len(segment) % 4 == 1 or not SEGMENT.fullmatch(segment):
+            raise jwt.DecodeError(f"Invalid {name} padding")
+        decoded = base64url_decode(segment)
+        if base64url_encode(decoded) != segment:  # unused low bits set: another spelling
+            raise jwt.DecodeError(f"Invalid {name} padding")
+        return decoded
+
+
 class StrictJWT(jwt.PyJWT):
     """PyJWT, reading the payload as strictly as ``strict_json`` reads the header."""
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        self._jws = StrictJWS(options=self._get_sig_options())
 
     def _decode_payload(self, decoded):
         # The documented way to change how PyJWT reads a payload.
@@ -184,9 +210,7 @@ def strict_json(raw):
     surrogates through; the last of two equal names would win silently.
     """
     try:
-        data = json.loads(
-            raw.decode("utf-8"), object_pairs_hook=unique_names, parse_constant=refuse_constant
-        )
+        data = JSON.decode(raw.decode("utf-8"))
     except (ValueError, RecursionError):  # bad UTF-8 and bad JSON are ValueErrors
         raise InvalidToken("token is malformed") from None
     if not isinstance(data, dict):
@@ -203,6 +227,10 @@ def unique_names(pairs):
 
 def refuse_constant(name):
     raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python's extension
+
+
+# Built once: json.loads with hooks builds a decoder per call.
+JSON = json.JSONDecoder(object_pairs_hook=unique_names, parse_constant=refuse_constant)
 
 
 def check_times(claims):

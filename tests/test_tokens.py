@@ -20,7 +20,7 @@ from sqlalchemy import select
 import idm.clock
 from idm import keyring
 from idm.models import User, db
-from idm.tokens import InvalidToken, decode_access_token, issue_access_token
+from idm.tokens import DECODER, InvalidToken, StrictJWS, decode_access_token, issue_access_token
 
 REQUIRED = ["iss", "aud", "sub", "iat", "exp", "jti"]
 
@@ -354,6 +354,50 @@ def test_the_signature_of_a_token_has_unused_bits_to_mangle(ctx, user):
     assert base64.urlsafe_b64decode(other_low_bits(signature) + "==") == base64.urlsafe_b64decode(
         signature + "=="
     )
+
+
+SEGMENTS = [
+    "",
+    "A",
+    "AA",
+    "AAA",
+    "AAAA",
+    "QQ",
+    "QR",
+    "QUI",
+    "QUJ",
+    "A_-z",
+    "a+b/",
+    "!!!!",
+    "é",
+    "e30",
+]
+
+
+@pytest.mark.parametrize("segment", SEGMENTS)
+def test_the_segment_reader_agrees_with_pyjwts_own(segment):
+    """StrictJWS replaces PyJWT's loop over each character with a regex: same answers."""
+
+    def outcome(reader):
+        try:
+            return reader(segment.encode(), "header")
+        except jwt.DecodeError:
+            return "refused"
+
+    assert outcome(StrictJWS._decode_base64url_segment) == outcome(
+        jwt.PyJWS._decode_base64url_segment
+    )
+
+
+def test_the_decoder_reads_segments_with_the_strict_reader(ctx, user):
+    # If PyJWT stopped calling the method StrictJWS overrides, padding would pass here.
+    token, _ = issue_access_token(user)
+    padded = token + "=" * (-len(token.split(".")[2]) % 4)
+    key = keyring.verifying_key(jwt.get_unverified_header(token)["kid"]).key
+
+    with pytest.raises(jwt.DecodeError):
+        DECODER.decode(padded, key, algorithms=["RS256"], audience="idm", issuer="idm")
+    assert jwt.PyJWS().decode(padded, key, algorithms=["RS256"])  # PyJWT alone takes it
 
 
 def test_padding_is_refused_although_pyjwt_allows_it(ctx, user):
