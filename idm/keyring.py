@@ -32,7 +32,6 @@ from . import clock, keys
 
 EXTENSION = "idm.keyring"
 UNKNOWN_KID_RELOAD = 1.0  # seconds
-RETIRED_KEPT = 24 * 3600  # seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +88,10 @@ def verifying_key(kid):
     return key
 
 
-def reload(holder, now):
-    # Keys retired lately stay in the copy, so that their tokens are told why.
-    rows = tuple(keys.stored_keys(retired_within=RETIRED_KEPT))
+def reload(holder, now, rows=None):
+    if rows is None:
+        rows = keys.stored_keys(retired_within=keys.RETIRED_KEPT)
+    rows = tuple(rows)
     if rows != holder.copy.rows:
         holder.copy = prepared(rows, now)
     else:
@@ -138,7 +138,9 @@ def signing_key():
         secret = config["IDM_JWT_HMAC_SECRET"]
         return Signer(hmac_kid(secret), config["IDM_JWT_ALGORITHM"], secret.encode())
     rows = keys.current_keys()
-    row = keys.signing_row(rows, clock.now())
+    now = clock.now()
+    reload(ring(), now.timestamp(), rows)  # read just now: the copy may as well be it
+    row = keys.signing_row(rows, now)
     if row is None:
         raise keys.KeysUnavailable("no signing key is active; see flask --app app keys list")
     private_keys = ring().private_keys

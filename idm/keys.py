@@ -52,6 +52,9 @@ LEGACY_GENERATION = 0
 # Seconds the clocks of two hosts may differ: a key retires this long after
 # the last token it signed has expired, by the clock of the host that signed.
 CLOCK_SKEW = 30
+# Seconds a retired key is still read with the others, so that its tokens
+# are told "retired" rather than "unknown".
+RETIRED_KEPT = 24 * 3600
 KEYS = SigningKey.__table__
 log = logging.getLogger(__name__)
 
@@ -81,9 +84,13 @@ def stored_keys(everything=False, retired_within=0):
         return connection.execute(query).all()
 
 
+def retired(row, now):
+    return row.retires_at is not None and now >= row.retires_at
+
+
 def state(row, rows, now):
     """``next``, ``active``, ``previous``, ``retired`` or ``legacy`` at *now*."""
-    if row.retires_at is not None and now >= row.retires_at:
+    if retired(row, now):
         return "retired"
     if row.generation == LEGACY_GENERATION:
         return "legacy"
@@ -98,9 +105,7 @@ def signing_row(rows, now):
     started = [
         row
         for row in rows
-        if row.generation != LEGACY_GENERATION
-        and row.activates_at <= now
-        and (row.retires_at is None or now < row.retires_at)
+        if row.generation != LEGACY_GENERATION and row.activates_at <= now and not retired(row, now)
     ]
     return started[-1] if started else None
 
@@ -111,18 +116,18 @@ def current_keys():
     Read fresh from the database by everything that signs or publishes, so
     a key made or retired on another host is used at once.
     """
-    rows = stored_keys()
+    rows = stored_keys(retired_within=RETIRED_KEPT)
     if not key_pairs_in_use():
         return rows
     now = clock.now()
-    pairs = [row for row in rows if row.generation != LEGACY_GENERATION]
+    pairs = [row for row in rows if row.generation != LEGACY_GENERATION and not retired(row, now)]
     if not pairs:
         add_key(rows, now, immediately=True, outcome="first")
     elif rotation_due(pairs[-1], now):
         add_key(rows, now, immediately=False, outcome="automatic")
     else:
         return rows
-    return stored_keys()
+    return stored_keys(retired_within=RETIRED_KEPT)
 
 
 def rotation_due(newest, now):
@@ -167,8 +172,9 @@ def add_key(rows, now, immediately, outcome):
                 update(KEYS).where(retire, KEYS.c.retires_at > when).values(retires_at=when)
             )
             wipe_retired(connection, now)
-            event = audit.event_values("key.create", outcome=outcome)
-            connection.execute(insert(AuditEvent.__table__).values(event))
+            if outcome != "first":  # the first key is part of the install, not an action
+                event = audit.event_values("key.create", outcome=outcome)
+                connection.execute(insert(AuditEvent.__table__).values(event))
     except IntegrityError:
         log.info("key generation %d was made by another process first; using it", generation)
         return False
@@ -281,7 +287,7 @@ def public_jwks(rows, now):
     for row in rows:
         if row.generation == LEGACY_GENERATION or row.public_key is None:
             continue
-        if row.retires_at is not None and now >= row.retires_at:
+        if retired(row, now):
             continue
         public_key = serialization.load_pem_public_key(row.public_key.encode("ascii"))
         jwk = JWK_OF[row.algorithm](public_key, as_dict=True)
