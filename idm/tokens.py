@@ -49,6 +49,8 @@ TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time")
 LEEWAY = 30
 # 9999-12-31T23:59:59Z: the last second a datetime holds.
 LATEST_TIME = 253402300799
+# Ours are 32 hex digits; a logout stores them in a column of this size.
+MAX_JTI_LENGTH = 64
 # Ours are about 650 characters (RS256); anything far longer is not one of ours.
 MAX_TOKEN_LENGTH = 4096
 # The signature may be empty, so that an "alg: none" token is told why it fails.
@@ -169,6 +171,8 @@ def decode_access_token(token):
     except jwt.PyJWTError as error:
         raise InvalidToken(reason(error)) from None
     check_times(claims)
+    if len(claims["jti"]) > MAX_JTI_LENGTH:  # a logout stores it: RevokedToken.jti
+        raise InvalidToken("token claim jti is too long")
     if key.issued_before is not None and claims["iat"] >= key.issued_before:
         # SECRET_KEY signs no token after the upgrade; one that says so is forged.
         raise InvalidToken("token is signed with a retired key")

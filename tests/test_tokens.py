@@ -206,6 +206,7 @@ def test_each_required_claim_is_required(ctx, user, signer, claim):
         ("exp", True, "exp must be a number"),
         ("nbf", "0", "nbf must be a number"),
         ("auth_time", [1], "auth_time must be a number"),
+        ("jti", "j" * 65, "jti is too long"),
     ],
 )
 def test_wrong_claim_values_are_refused(ctx, user, signer, claim, value, reason):
