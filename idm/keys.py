@@ -156,12 +156,7 @@ def add_key(rows, now, immediately, outcome):
     ahead = 0 if immediately else config["IDM_KEY_PUBLISH_AHEAD"]
     activates_at = now + timedelta(seconds=ahead)
     values = new_key(config["IDM_JWT_ALGORITHM"], generation, now, activates_at)
-    if immediately and outcome != "first":
-        retire, when = KEYS.c.generation < generation, now
-    else:
-        last_token_expires = activates_at + timedelta(seconds=config["IDM_ACCESS_TOKEN_LIFETIME"])
-        retire = (KEYS.c.generation < generation) & (KEYS.c.generation != LEGACY_GENERATION)
-        when = last_token_expires + timedelta(seconds=CLOCK_SKEW)
+    retire, when = retirement(generation, activates_at, immediately and outcome != "first")
     try:
         with db.engine.begin() as connection:
             connection.execute(insert(KEYS).values(values))
@@ -186,6 +181,20 @@ def add_key(rows, now, immediately, outcome):
         outcome,
     )
     return True
+
+
+def retirement(generation, activates_at, at_once):
+    """(which older keys, when) they retire once the key *generation* exists.
+
+    At once: every older key, SECRET_KEY's included, now. Otherwise the key
+    pairs (SECRET_KEY's generation keeps the time the upgrade gave it) when
+    the last token they can sign has expired.
+    """
+    older = KEYS.c.generation < generation
+    if at_once:
+        return older, activates_at
+    lifetime = timedelta(seconds=current_app.config["IDM_ACCESS_TOKEN_LIFETIME"] + CLOCK_SKEW)
+    return older & (KEYS.c.generation != LEGACY_GENERATION), activates_at + lifetime
 
 
 def new_key(algorithm, generation, now, activates_at):

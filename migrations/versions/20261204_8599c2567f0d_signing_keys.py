@@ -60,17 +60,24 @@ def upgrade():
     now = datetime.now(UTC).replace(tzinfo=None)
     last_signed = now + timedelta(seconds=RESTART_MARGIN)
     lifetime = current_app.config["IDM_ACCESS_TOKEN_LIFETIME"]
+    keys = sa.table(
+        "signing_keys",
+        sa.column("kid", sa.String),
+        sa.column("generation", sa.Integer),
+        sa.column("algorithm", sa.String),
+        sa.column("created", sa.DateTime),
+        sa.column("activates_at", sa.DateTime),
+        sa.column("retires_at", sa.DateTime),
+    )
     bind.execute(
-        sa.text(
-            "INSERT INTO signing_keys (kid, generation, algorithm, created, activates_at,"
-            " retires_at) VALUES (:kid, 0, 'HS256', :now, :last_signed, :retires_at)"
-        ),
-        {
-            "kid": LEGACY_KID,
-            "now": now,
-            "last_signed": last_signed,
-            "retires_at": last_signed + timedelta(seconds=lifetime + CLOCK_SKEW),
-        },
+        keys.insert().values(
+            kid=LEGACY_KID,
+            generation=0,
+            algorithm="HS256",
+            created=now,
+            activates_at=last_signed,
+            retires_at=last_signed + timedelta(seconds=lifetime + CLOCK_SKEW),
+        )
     )
 
 
