@@ -8,8 +8,9 @@ variables prefixed with ``FLASK_`` (``FLASK_SECRET_KEY``,
 
 # --- Flask -----------------------------------------------------------------
 
-# Signs sessions, CSRF tokens and access tokens. This value is public, so the
-# service refuses to start with it outside development and tests.
+# Signs sessions and CSRF tokens, and seals what is kept secret in the database
+# (the private halves of the signing keys, queued emails). This value is
+# public, so the service refuses to start with it outside development and tests.
 SECRET_KEY = "insecure-development-key-change-me"
 
 # Bodies larger than this are refused with 413 before they are parsed.
@@ -75,13 +76,43 @@ IDM_PASSWORD_HASH_METHOD = "scrypt"
 
 # --- Access tokens (JWT) ----------------------------------------------------
 
-# Tokens are signed and verified with this one algorithm, HMAC with SECRET_KEY:
-# HS256, HS384 or HS512.
-IDM_JWT_ALGORITHM = "HS256"
+# The algorithm new tokens are signed with. RS256, ES256 or EdDSA: a key pair
+# of the service's own, kept in the database (private half sealed with a key
+# derived from SECRET_KEY), published at /.well-known/jwks.json so resource
+# servers verify tokens without any secret (docs/tokens.md). A change takes
+# effect with the next key: `flask --app app keys rotate`. HS256, HS384 or
+# HS512: HMAC with IDM_JWT_HMAC_SECRET, for deployments that want no public
+# keys; then only holders of that secret (or introspection) can verify.
+IDM_JWT_ALGORITHM = "RS256"
+# The HMAC secret of HS256/HS384/HS512, never SECRET_KEY; at least 32
+# characters. Keep it set for one access token lifetime after moving to a key
+# pair, so the tokens it signed keep working until they expire.
+IDM_JWT_HMAC_SECRET = None
 IDM_JWT_ISSUER = "idm"
 IDM_JWT_AUDIENCE = "idm"
 # Seconds an access token lives.
 IDM_ACCESS_TOKEN_LIFETIME = 15 * 60
+
+# --- Signing keys -------------------------------------------------------------
+
+# Seconds a new key is published in the JWKS before it signs, so that resource
+# servers have fetched it before they meet a token it signed. The JWKS answer
+# may be cached this long (Cache-Control: max-age).
+IDM_KEY_PUBLISH_AHEAD = 3600
+# Make a new key every this many days (whichever request first notices);
+# 0: only `flask --app app keys rotate` does.
+IDM_KEY_ROTATION_DAYS = 0
+# Seconds a worker trusts its copy of the keys before reading them again; a
+# key retired at once (`keys rotate --now`) is refused everywhere after this.
+IDM_KEY_CACHE_SECONDS = 60
+
+# --- Introspection (POST /auth/introspect, RFC 7662) -------------------------
+
+# Resource servers that may ask whether a token is still active, besides
+# admins with their token: {"client id": "sha256:<hex digest of its secret>"},
+# sent as HTTP Basic credentials. `flask --app app keys client-secret` makes a
+# secret and the line to put here; the secret itself is never stored.
+IDM_INTROSPECTION_CLIENTS = {}
 
 # --- Users API --------------------------------------------------------------
 

@@ -8,6 +8,7 @@ reduced to medians. See docs/performance.md for what each ratio means.
 
     python -m bench.run            # full run, a few minutes
     python -m bench.run --quick    # smoke run: tiny durations and user counts
+    python -m bench.run --tokens   # only GET /user/me per algorithm and its baselines
     python -m bench.iforgot        # only POST /iforgot, known against unknown addresses
 """
 
@@ -26,8 +27,11 @@ from werkzeug.security import check_password_hash
 
 from . import iforgot, postgres, report
 from .scenarios import (
+    ALGORITHMS,
+    DEFAULT_ALGORITHM,
     check_answer,
     login_scenarios,
+    me_scenarios,
     start_baselines,
     start_jwt_ext,
     start_service,
@@ -61,6 +65,11 @@ def parse_args(argv):
     parser.add_argument("--rounds", type=int, help="override the number of interleaved rounds")
     parser.add_argument("--seconds", type=int, help="override the duration of each wrk run")
     parser.add_argument("--json", type=Path, help="also write every measurement to this file")
+    parser.add_argument(
+        "--tokens",
+        action="store_true",
+        help="only GET /user/me with each signing algorithm, and its baselines",
+    )
     return parser.parse_args(argv)
 
 
@@ -89,41 +98,61 @@ class Plan(NamedTuple):
     users: int
     name: str
     uri: str
+    algorithm: str = DEFAULT_ALGORITHM
 
 
-def service_plans(profile, workdir, cluster):
+def service_plans(profile, workdir, cluster, tokens_only):
+    """The default algorithm on every database and size (unless *tokens_only*),
+    and each other algorithm on SQLite with the small user count; the first
+    plan is the default algorithm on SQLite, small."""
+    new_sqlite = database_uris(workdir, None)["SQLite"]
     plans = []
     for database, new_uri in database_uris(workdir, cluster).items():
         for size, users in (("small", profile.small_users), ("large", profile.large_users)):
+            if tokens_only and (database, size) != ("SQLite", "small"):
+                continue
             name = f"idm-{database.lower()}-{users}"
             plans.append(Plan(database, size, users, name, new_uri(name.replace("-", "_"))))
+    for algorithm in ALGORITHMS:
+        if algorithm != DEFAULT_ALGORITHM:
+            name = f"idm-{algorithm.lower()}"
+            uri = new_sqlite(name.replace("-", "_"))
+            plans.append(Plan("SQLite", "small", profile.small_users, name, uri, algorithm))
     return plans
 
 
-def start_everything(profile, workdir, cluster, servers):
+def start_everything(profile, workdir, cluster, servers, tokens_only=False):
     """Seed every database, start every gunicorn; return the scenarios in run order."""
 
-    def tracked(start, *args):
-        server, seed = start(*args)
+    def tracked(start, *args, **kwargs):
+        server, seed = start(*args, **kwargs)
         servers.append(server)  # stopped at the end even if another start fails
         return server, seed
 
-    plans = service_plans(profile, workdir, cluster)
+    def service(plan):
+        return tracked(
+            start_service, plan.name, plan.uri, plan.users, workdir, algorithm=plan.algorithm
+        )
+
+    plans = service_plans(profile, workdir, cluster, tokens_only)
     # Seeding waits on imports, hashing and disks: all databases at once.
     with ThreadPoolExecutor(len(plans) + 1) as pool:
         jwt_ext = pool.submit(tracked, start_jwt_ext, profile.small_users, workdir)
-        services = list(
-            pool.map(
-                lambda plan: tracked(start_service, plan.name, plan.uri, plan.users, workdir),
-                plans,
-            )
-        )
-    login_service, login_seed = services[0]  # SQLite, small
+        services = list(pool.map(service, plans))
+    login_service, login_seed = services[0]  # SQLite, small, the default algorithm
     ping, hash_alone = start_baselines(workdir, login_seed["password_hash"])
     servers.extend([ping, hash_alone])
-    scenarios = login_scenarios(login_service, login_seed, ping, hash_alone, *jwt_ext.result())
-    for plan, (server, seed) in zip(plans, services, strict=True):
-        scenarios.append(users_scenario(plan.database, plan.size, plan.users, server, seed))
+    by_algorithm = {
+        plan.algorithm: service
+        for plan, service in zip(plans, services, strict=True)
+        if (plan.database, plan.size) == ("SQLite", "small")
+    }
+    scenarios = me_scenarios(ping, *jwt_ext.result(), by_algorithm)
+    if not tokens_only:
+        scenarios += login_scenarios(login_service, login_seed, hash_alone)
+        for plan, (server, seed) in zip(plans, services, strict=True):
+            if plan.algorithm == DEFAULT_ALGORITHM:
+                scenarios.append(users_scenario(plan.database, plan.size, plan.users, server, seed))
     for server in servers:
         server.wait_until_ready()
     return scenarios
@@ -190,23 +219,23 @@ def stopping(servers):
         stop_all(servers)
 
 
-def benchmark(profile):
+def benchmark(profile, tokens_only=False):
     """Everything between start and report; returns what the report needs."""
     with (
         tempfile.TemporaryDirectory(prefix="idm-bench-") as tmp,
-        postgres_or_none() as cluster,
+        contextlib.nullcontext() if tokens_only else postgres_or_none() as cluster,
         stopping([]) as servers,
     ):
         started = time.monotonic()
-        scenarios = start_everything(profile, Path(tmp), cluster, servers)
+        scenarios = start_everything(profile, Path(tmp), cluster, servers, tokens_only)
         warm_up(scenarios, profile)
         print(
             f"seeded, started and warmed up in {time.monotonic() - started:.0f} s", file=sys.stderr
         )
         results = run_rounds(scenarios, profile)
         memory = {server.name: server.worker_memory_mib() for server in servers}
-    login = next(scenario for scenario in scenarios if scenario.key == "auth")
-    return scenarios, results, memory, in_process_hash_rate(login)
+    login = next((scenario for scenario in scenarios if scenario.key == "auth"), None)
+    return scenarios, results, memory, login and in_process_hash_rate(login)
 
 
 def main(argv=None):
@@ -216,13 +245,14 @@ def main(argv=None):
     profile = choose_profile(args)
     started = time.monotonic()
     print(report.machine_description(profile), flush=True)
-    scenarios, results, memory, hash_rate = benchmark(profile)
+    scenarios, results, memory, hash_rate = benchmark(profile, args.tokens)
     print(report.render(scenarios, results, memory, profile))
-    print(report.hash_rate_note(hash_rate))
-    samples = iforgot.QUICK_SAMPLES if args.quick else iforgot.SAMPLES
-    with tempfile.TemporaryDirectory(prefix="idm-bench-iforgot-") as tmp:
-        users = 50 if args.quick else iforgot.USERS
-        print(iforgot.report_line(iforgot.run(Path(tmp), samples, users)))
+    if not args.tokens:
+        print(report.hash_rate_note(hash_rate))
+        samples = iforgot.QUICK_SAMPLES if args.quick else iforgot.SAMPLES
+        with tempfile.TemporaryDirectory(prefix="idm-bench-iforgot-") as tmp:
+            users = 50 if args.quick else iforgot.USERS
+            print(iforgot.report_line(iforgot.run(Path(tmp), samples, users)))
     print(f"\nfinished in {time.monotonic() - started:.0f} s; {report.load_average()}")
     if args.json:
         raw = {key: [asdict(result) for result in runs] for key, runs in results.items()}

@@ -35,6 +35,8 @@ ACTIONS = {
     "session.end",
     "lockout",
     "unlock",
+    "key.create",
+    "key.reseal",
 }
 # Every outcome a row can have, in words for people. "ok" unless the action
 # says otherwise: a failed login or confirmation, a reset asked for an
@@ -46,28 +48,40 @@ OUTCOMES = {
     "account": "Account locked",
     "ip": "IP address locked",
     "init": "Setup locked for the address",
+    "rotate": "Rotated",
+    "rotate-now": "Rotated at once",
+    "automatic": "Rotated on schedule",
 }
 
 
 def record(action, target=None, outcome="ok", actor=None):
     """Append one event. *actor* defaults to the authenticated caller."""
+    event = AuditEvent(**event_values(action, target, outcome, actor))
+    db.session.add(event)
+    return event
+
+
+def event_values(action, target=None, outcome="ok", actor=None):
+    """The columns of one event, for ``record`` or for an INSERT on a connection
+    of its own (a change made outside the session, such as a new signing key)."""
     assert action in ACTIONS, action
     assert outcome in OUTCOMES, outcome
     if actor is None:
         actor = current_actor()
-    event = AuditEvent(
-        at=clock.now(),  # via the module, so tests can move the clock
-        action=action,
-        outcome=outcome,
-        actor_id=actor.id if actor is not None else None,
-        target_id=target.id if target is not None else None,
-        target_name=target.username if target is not None else None,
-    )
+    values = {
+        "at": clock.now(),  # via the module, so tests can move the clock
+        "action": action,
+        "outcome": outcome,
+        "actor_id": actor.id if actor is not None else None,
+        "target_id": target.id if target is not None else None,
+        "target_name": target.username if target is not None else None,
+        "ip": None,
+        "user_agent": None,
+    }
     if has_request_context():
-        event.ip = client_ip()
-        event.user_agent = (request.user_agent.string or "")[:300] or None
-    db.session.add(event)
-    return event
+        values["ip"] = client_ip()
+        values["user_agent"] = (request.user_agent.string or "")[:300] or None
+    return values
 
 
 @dataclass(frozen=True)

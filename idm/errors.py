@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from .blueprints import PageBlueprint
+from .keys import KeysUnavailable
 from .logs import one_line
 from .requests import prefers_html
 
@@ -66,6 +67,13 @@ def handle_database_unavailable(error):
     return handle_http_error(ServiceUnavailable("the database is unavailable; try again later"))
 
 
+def handle_keys_unavailable(error):
+    # An operator's matter (SECRET_KEY changed without `keys reseal`): the
+    # details go to the log; verifying tokens still works meanwhile.
+    log.error("cannot sign tokens on %s %s: %s", request.method, request.path, error)
+    return handle_http_error(ServiceUnavailable("tokens cannot be issued right now; try later"))
+
+
 def handle_unexpected_error(error):
     log.exception("unhandled error on %s %s", request.method, request.path)
     return handle_http_error(InternalServerError("internal error; it has been logged"))
@@ -74,4 +82,5 @@ def handle_unexpected_error(error):
 def init_app(app):
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(KeysUnavailable, handle_keys_unavailable)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -2,7 +2,7 @@
 
 
 def init_app(app):
-    from . import audit, metrics, service, tokens, users
+    from . import audit, discovery, metrics, service, tokens, users
 
-    for module in (service, metrics, tokens, users, audit):
+    for module in (service, metrics, discovery, tokens, users, audit):
         app.register_blueprint(module.bp)

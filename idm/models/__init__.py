@@ -3,6 +3,7 @@
 from .accounts import Attempt, ResetToken, RevokedToken, Setup, User, UserCount, admin_exists
 from .audit import AuditEvent
 from .base import UTCDateTime, db, iso, new_id, tune_sqlite
+from .keys import SigningKey
 from .outbox import MailCheck, OutboxMessage
 from .sessions import PageSession
 
@@ -15,6 +16,7 @@ __all__ = [
     "ResetToken",
     "RevokedToken",
     "Setup",
+    "SigningKey",
     "UTCDateTime",
     "User",
     "UserCount",
