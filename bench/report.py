@@ -17,7 +17,7 @@ class Ratio:
     numerator: str  # scenario keys
     denominator: str
     metric: str  # "requests_per_second" or "p50_ms"
-    target: float
+    target: float | None  # None: shown for comparison, held to nothing
     at_least: bool  # True: the value must reach the target; False: stay below it
     as_percent: bool
 
@@ -42,7 +42,8 @@ class Ratio:
 
 def ratios(profile):
     """The targets of the benchmark, of the groups this run measured."""
-    found = service_ratios(profile) if "service" in profile.groups else []
+    measured = {"service", "tokens"} & set(profile.groups)
+    found = service_ratios(profile) if measured else []
     return found + (subject_ratios(profile) if "subjects" in profile.groups else [])
 
 
@@ -73,11 +74,33 @@ def subject_ratios(profile):
 
 
 def service_ratios(profile):
-    """The four targets of the service's scenarios (the /users one per database)."""
+    """The targets of the service's scenarios (the /users one per database), and
+    what each signing algorithm costs on /user/me, for comparison."""
     rps, p50 = "requests_per_second", "p50_ms"
     scaling = f"/users p50 at {profile.large_users:,} vs {profile.small_users:,} users"
     return [
         Ratio("/user/me vs Flask-JWT-Extended /me", "me", "jwt_ext_me", rps, 2.0, True, False),
+        Ratio(
+            "/user/me RS256 (default) vs Flask-JWT-Ext., floor",
+            "me",
+            "jwt_ext_me",
+            rps,
+            1.3,
+            True,
+            False,
+        ),
+        *(
+            Ratio(
+                f"/user/me {name} vs Flask-JWT-Extended /me",
+                f"me_{name}",
+                "jwt_ext_me",
+                rps,
+                None,
+                True,
+                False,
+            )
+            for name in ("ES256", "EdDSA", "HS256")
+        ),
         Ratio("/user/me vs bare Flask /ping", "me", "ping", rps, 0.70, True, True),
         Ratio("POST /auth vs the hash alone", "auth", "hash", rps, 0.95, True, True),
         Ratio(
@@ -130,8 +153,11 @@ def ratio_line(ratio, medians, results):
         return f"{ratio.label:<{WIDTH}} {'-':>8} {'':>8}  no data (run longer)"
     value = ratio.value(medians)
     sign = ">=" if ratio.at_least else "<="
-    target = f"{sign}{ratio.show(ratio.target)}"
-    verdict = "met" if ratio.met(value) else "MISSED"
+    if ratio.target is None:
+        target, verdict = "-", "info"
+    else:
+        target = f"{sign}{ratio.show(ratio.target)}"
+        verdict = "met" if ratio.met(value) else "MISSED"
     rounds = ratio.per_round(results)
     spread = f"{ratio.show(min(rounds))}..{ratio.show(max(rounds))}" if rounds else "-"
     return f"{ratio.label:<{WIDTH}} {ratio.show(value):>8} {target:>8}  {verdict:<7}  {spread}"
@@ -140,10 +166,13 @@ def ratio_line(ratio, medians, results):
 def memory_line(memory):
     """The largest RSS of any worker of the service, against the target."""
     service_rss = max(
-        worker["rss"]
-        for name, workers in memory.items()
-        if name.startswith("idm-")
-        for worker in workers
+        (
+            worker["rss"]
+            for name, workers in memory.items()
+            if name.startswith("idm-")
+            for worker in workers
+        ),
+        default=0.0,
     )
     verdict = "met" if service_rss <= RSS_LIMIT_MIB else "MISSED"
     label = "largest service worker RSS after the runs (MiB)"

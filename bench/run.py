@@ -8,6 +8,7 @@ reduced to medians. See docs/performance.md for what each ratio means.
 
     python -m bench.run                  # full run, about a quarter of an hour
     python -m bench.run --quick          # smoke run: tiny durations and user counts
+    python -m bench.run --only tokens    # only GET /user/me per algorithm and its baselines
     python -m bench.run --only subjects  # only GET /subject at 1,000 and 100,000 subjects
     python -m bench.iforgot              # only POST /iforgot, known against unknown addresses
 """
@@ -27,8 +28,11 @@ from werkzeug.security import check_password_hash
 
 from . import iforgot, postgres, report
 from .scenarios import (
+    ALGORITHMS,
+    DEFAULT_ALGORITHM,
     check_answer,
     login_scenarios,
+    me_scenarios,
     start_baselines,
     start_jwt_ext,
     start_service,
@@ -67,7 +71,11 @@ QUICK = Profile(
     large_subjects=200,
 )
 GROUPS = {
-    "service": "/user/me, POST /auth and GET /users against their baselines; POST /iforgot",
+    "service": (
+        "/user/me (every signing algorithm), POST /auth and GET /users against their"
+        " baselines; POST /iforgot"
+    ),
+    "tokens": "only GET /user/me with each signing algorithm, and its baselines",
     "subjects": "GET /subject at two sizes, first, last and middle pages",
 }
 
@@ -113,6 +121,7 @@ class Plan(NamedTuple):
     users: int
     name: str
     uri: str
+    algorithm: str = DEFAULT_ALGORITHM
 
 
 def service_plans(profile, workdir, cluster, kind="users"):
@@ -130,35 +139,66 @@ def service_plans(profile, workdir, cluster, kind="users"):
     return plans
 
 
+def token_plans(profile, workdir, cluster, tokens_only):
+    """The default algorithm on SQLite with the small user count (on every database
+    and size too, unless *tokens_only*), and each other algorithm on that one."""
+    new_sqlite = database_uris(workdir, None)["SQLite"]
+    if tokens_only:
+        name = f"idm-sqlite-{profile.small_users}"
+        plans = [Plan("SQLite", "small", profile.small_users, name, new_sqlite(name))]
+    else:
+        plans = service_plans(profile, workdir, cluster)
+    for algorithm in ALGORITHMS:
+        if algorithm != DEFAULT_ALGORITHM:
+            name = f"idm-{algorithm.lower()}"
+            uri = new_sqlite(name.replace("-", "_"))
+            plans.append(Plan("SQLite", "small", profile.small_users, name, uri, algorithm))
+    return plans
+
+
 def start_everything(profile, workdir, cluster, servers):
     """Seed every database, start every gunicorn; return the scenarios in run order."""
 
-    def tracked(start, *args):
-        server, seed = start(*args)
+    def tracked(start, *args, **kwargs):
+        server, seed = start(*args, **kwargs)
         servers.append(server)  # stopped at the end even if another start fails
         return server, seed
 
     def started(start, plans):
-        return pool.map(lambda p: tracked(start, p.name, p.uri, p.users, workdir), plans)
+        return pool.map(
+            lambda p: tracked(start, p.name, p.uri, p.users, workdir, algorithm=p.algorithm),
+            plans,
+        )
 
     service = "service" in profile.groups
-    user_plans = service_plans(profile, workdir, cluster) if service else []
+    tokens_only = profile.groups == ("tokens",)
+    user_plans = []
+    if service or tokens_only:
+        user_plans = token_plans(profile, workdir, cluster, tokens_only)
     subject_plans = []
     if "subjects" in profile.groups:
         subject_plans = service_plans(profile, workdir, cluster, "subjects")
     # Seeding waits on imports, hashing and disks: all databases at once.
     with ThreadPoolExecutor(len(user_plans) + len(subject_plans) + 1) as pool:
-        jwt_ext = service and pool.submit(tracked, start_jwt_ext, profile.small_users, workdir)
+        jwt_ext = user_plans and pool.submit(tracked, start_jwt_ext, profile.small_users, workdir)
         users = list(started(start_service, user_plans))
         subjects = list(started(start_subjects_service, subject_plans))
     scenarios = []
-    if service:
-        login_service, login_seed = users[0]  # SQLite, small
+    if user_plans:
+        login_service, login_seed = users[0]  # SQLite, small, the default algorithm
         ping, hash_alone = start_baselines(workdir, login_seed["password_hash"])
         servers.extend([ping, hash_alone])
-        scenarios = login_scenarios(login_service, login_seed, ping, hash_alone, *jwt_ext.result())
-    for plan, (server, seed) in zip(user_plans, users, strict=True):
-        scenarios.append(users_scenario(plan.database, plan.size, plan.users, server, seed))
+        by_algorithm = {
+            plan.algorithm: service
+            for plan, service in zip(user_plans, users, strict=True)
+            if (plan.database, plan.size) == ("SQLite", "small")
+        }
+        scenarios = me_scenarios(ping, *jwt_ext.result(), by_algorithm)
+    if service:
+        scenarios += login_scenarios(login_service, login_seed, hash_alone)
+        for plan, (server, seed) in zip(user_plans, users, strict=True):
+            if plan.algorithm == DEFAULT_ALGORITHM:
+                scenarios.append(users_scenario(plan.database, plan.size, plan.users, server, seed))
     for plan, (server, seed) in zip(subject_plans, subjects, strict=True):
         scenarios += subjects_scenarios(plan.database, plan.size, plan.users, server, seed)
     for server in servers:
@@ -229,9 +269,10 @@ def stopping(servers):
 
 def benchmark(profile):
     """Everything between start and report; returns what the report needs."""
+    tokens_only = profile.groups == ("tokens",)  # SQLite only: no PostgreSQL to start
     with (
         tempfile.TemporaryDirectory(prefix="idm-bench-") as tmp,
-        postgres_or_none() as cluster,
+        contextlib.nullcontext() if tokens_only else postgres_or_none() as cluster,
         stopping([]) as servers,
     ):
         started = time.monotonic()

@@ -83,13 +83,11 @@ class DatabaseFigures:
     """Read at scrape time from the shared database: the same on every worker and host."""
 
     def collect(self):
-        from .models import OutboxMessage, Subject, db
+        from .mail import outbox
+        from .models import Subject, db
         from .study.state import STATUSES, status
 
-        unsent = select(func.count(), func.min(OutboxMessage.created)).where(
-            OutboxMessage.sent_at.is_(None)
-        )
-        depth, oldest = db.session.execute(unsent).one()
+        depth, oldest = outbox.waiting()
         yield GaugeMetricFamily("idm_outbox_depth", "Emails waiting to be sent.", value=depth)
         age = (clock.now() - oldest).total_seconds() if oldest is not None else 0
         yield GaugeMetricFamily(

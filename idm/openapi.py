@@ -4,7 +4,7 @@ The file is the one description, written by hand and held to the app by
 tests (tests/test_openapi.py: every JSON route described, no other; the
 document valid; every JSON answer of the test suite checked against it).
 What the code or the settings decide is filled in here, not written twice:
-the audit actions, the largest page sizes of this deployment
+the audit actions and outcomes, the largest page sizes of this deployment
 (``x-maximum-setting``), and the server's address.
 """
 
@@ -29,6 +29,7 @@ def document(server_url):
     doc = copy.deepcopy(written())
     doc["servers"] = [{"url": server_url}]
     doc["components"]["schemas"]["AuditAction"]["enum"] = sorted(audit.ACTIONS)
+    doc["components"]["schemas"]["AuditOutcome"]["enum"] = sorted(audit.OUTCOMES)
     fill_settings(doc, current_app.config)
     return doc
 

@@ -14,7 +14,7 @@ See docs/password-reset.md for which to choose.
 import logging
 import threading
 
-from . import delivery
+from . import delivery, health
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "idm_mail_sender"
@@ -40,7 +40,7 @@ class Sender(threading.Thread):
         try:
             with self.app.app_context():
                 delivery.send_queued()
-                delivery.check_server_if_due()
+                health.check_if_due()
         except Exception:  # the database may be away; the next round tries again
             log.exception("mail sender: this round failed")
 

@@ -99,7 +99,7 @@ def import_subjects(rows):
     for row in values:
         row["created"] = row["changed"] = now
     events = [
-        audit.values(action, subject=subject.sssid, detail=detail)
+        audit.event_values(action, subject=subject.sssid, detail=detail)
         for subject in new
         for action, detail in subjects.creation_events(subject)
     ]

@@ -1,7 +1,7 @@
 """study subjects and links, subject events in the audit log
 
 Revision ID: 875840b4ef97
-Revises: 79f102aab640
+Revises: 8599c2567f0d
 Create Date: 2026-12-04 22:45:33.088956
 
 A study's tables (idm/models/study.py):
@@ -31,7 +31,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "875840b4ef97"
-down_revision = "79f102aab640"
+down_revision = "8599c2567f0d"
 branch_labels = None
 depends_on = None
 
