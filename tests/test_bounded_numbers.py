@@ -141,6 +141,8 @@ def test_absurd_numbers_in_a_token_are_a_401_on_every_route(
         assert answer.status_code < 500, (method, path, answer.data)
         if anonymous.status_code == 401:
             assert answer.status_code == 401, (method, path, answer.data)
+            if path == "/establish":
+                continue  # a link JWT's route: an access token is no link token at all
             message = answer.json["error"]["message"]
             assert message in (
                 f"token claim {claim} is out of range",

@@ -131,7 +131,7 @@ def test_a_database_restart_under_load_gives_json_503s_then_service(service, clu
     outage = [line for line in lines if "database unavailable" in line]
     # Folded: a line per worker and interval, not one per failed request.
     assert 1 <= len(outage) <= 3 * 2, outage
-    assert sum(1 for line in lines if line.startswith("Traceback")) <= 3
+    assert not any(line.startswith("Traceback") for line in lines)  # an outage is no bug
 
 
 def worker_pids(master):

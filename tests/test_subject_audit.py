@@ -140,10 +140,10 @@ def test_the_admin_audit_page_shows_and_filters_subject_events(client, story):
     page = client.get("/admin/audit?subject=S-0042")
 
     assert page.status_code == 200
-    assert "<title>Audit log (S-0042) · Admin · IDM</title>" in page.text
+    assert "<title>Audit log (subject S-0042) · Admin · IDM</title>" in page.text
     assert "7 events match, newest first" in page.text
     assert 'name="subject" type="text" value="S-0042"' in page.text
-    assert page.text.count("subject S-0042") == 7
+    assert page.text.count('class="who">subject S-0042<') == 7
     assert f'link.establish<br><span class="detail">link to {PATIENT_ID}</span>' in page.text
     everything = client.get("/admin/audit").text
     assert "subject.consent" in everything and "user.create" in everything
@@ -162,4 +162,4 @@ def test_the_admin_audit_page_keeps_the_subject_filter_across_pages(app, client,
     next_page = re.search(r'<a rel="next" href="([^"]+)"', page.text).group(1)
     assert "subject=S-0042" in next_page
     second = client.get(next_page.replace("&amp;", "&"))
-    assert second.text.count("subject S-0042") == 1
+    assert second.text.count('class="who">subject S-0042<') == 1
