@@ -221,3 +221,18 @@ def test_admins_use_the_same_pages(app, client, admin, api):
     assert page.status_code == 200 and read_svg(svg_of(page.text)).count(".") == 2
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(Link)) == 1
+
+
+def test_every_study_page_keeps_to_the_policy(staff, api, client):
+    """No inline script or style on any study page, and none may be cached."""
+    consented_subject(client, api)
+    jti = new_link(client, api)["_id"]
+    pages = ["/subjects", "/new-subject", "/subjects/S-0042", "/subjects/S-0042/consent"]
+    pages += [f"/subjects/S-0042/links/{jti}/qrcode", f"/subjects/S-0042/links/{jti}/withdraw"]
+    for path in pages:
+        response = staff.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+        html = response.text
+        assert "<script" not in html and "style=" not in html and "<style" not in html, path
