@@ -72,10 +72,8 @@ def perpage_arg(perpage):
 def confirm_consent(sssid):
     """Asks before consent is recorded: once set, it never changes."""
     view = subjects.find(sssid)
-    state_ = {name: request.args[name] for name in RETURN if request.args.get(name)}
-    return render_template(
-        "study/consent.html", view=view, state=state_, cancel=back_url(view, state_)
-    )
+    kept = {name: request.args[name] for name in RETURN if request.args.get(name)}
+    return render_template("study/consent.html", view=view, state=kept, cancel=back_url(view, kept))
 
 
 @bp.post("/<sssid>/consent")
@@ -90,13 +88,13 @@ def record_consent(sssid):
         flash(error.description, "error")
     else:
         flash(f"Recorded the consent of {view.subject.name} ({view.subject.sssid}).", "success")
-    state_ = {name: request.form[name] for name in RETURN if request.form.get(name)}
-    return redirect(back_url(view, state_))
+    kept = {name: request.form[name] for name in RETURN if request.form.get(name)}
+    return redirect(back_url(view, kept))
 
 
-def back_url(view, state_):
+def back_url(view, kept):
     """The subject's page, or the list as it was. Built with url_for, never
     taken as a URL from the form, so it cannot lead to another site."""
-    if state_.get("back") == "subject":
+    if kept.get("back") == "subject":
         return url_for("subject.show", sssid=view.subject.sssid)
-    return url_for(".index", **{k: v for k, v in state_.items() if k != "back"})
+    return url_for(".index", **{k: v for k, v in kept.items() if k != "back"})
