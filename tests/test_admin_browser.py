@@ -267,6 +267,7 @@ def test_locked_account_is_unlocked_and_the_audit_log_shows_it(tab, live_server)
     assert api_login(live_server, *ALICE) == 429
 
     sign_in(tab, *ADMIN)
+    tab.open("/admin")
     see_the_lock_and_unlock(tab)
     assert api_login(live_server, *ALICE) == 200
     read_the_audit_log(tab)
@@ -350,7 +351,7 @@ def test_session_ends_when_the_password_changes_elsewhere(tab, live_server):
     tab.page.keyboard.type(ADMIN[1])
     with tab.page.expect_navigation():
         tab.page.keyboard.press("Enter")
-    assert tab.page.title() == "Users · Admin · IDM", tab.flashes()
+    assert tab.page.title() == "Subjects · IDM", tab.flashes()
 
     _, body = call(live_server.url + "/auth", "POST", {"username": ADMIN[0], "password": ADMIN[1]})
     _, me = call(live_server.url + "/user/me", token=body["access_token"])
@@ -390,6 +391,7 @@ def test_long_addresses_fit_on_a_phone(tab, live_server):
     )
     assert status == 201
     sign_in(tab, *ADMIN)
+    tab.open("/admin")
     tab.check("users-long-name")
     tab.open(f"/admin/users/{created['data']['id']}/delete")
     tab.check("user-delete-long-name")

@@ -263,7 +263,7 @@ def test_change_password_keeps_this_session_and_ends_the_others(app, client, sig
     sign_in(other, *ADMIN)
     old_token = login(client, *ADMIN)
     response = change_password(signed_in, ADMIN[1], "my brand new password")
-    assert response.headers["Location"] == "/admin"
+    assert response.headers["Location"] == "/subjects"
     assert signed_in.get("/admin").status_code == 200
     assert other.get("/admin").status_code == 302
     assert client.get("/user/me", headers=old_token).status_code == 401

@@ -66,9 +66,11 @@ def test_a_plain_user_signs_in_and_finds_no_user_management(tab, live_server):
     # Back to the page asked for, which is not hers: a 403 page, not a loop.
     assert tab.page.url.endswith("/admin/audit")
     assert "admin rights required" in tab.flashes()
-    assert nav_links(tab) == ["My account", "My password"]
+    assert nav_links(tab) == ["Subjects", "My account", "My password"]
     tab.check("forbidden")
-    tab.click(tab.page.get_by_role("link", name="Back to your account"))
+    tab.click(tab.page.get_by_role("link", name="Back to the subjects list"))
+    assert tab.page.title() == "Subjects · IDM"
+    tab.click(tab.page.get_by_role("link", name="My account"))
     assert tab.page.title() == "My account · IDM"
     assert tab.page.get_by_role("link", name="Users").count() == 0
     assert tab.page.get_by_role("link", name="Audit log").count() == 0
@@ -93,7 +95,7 @@ def test_a_sign_in_posted_to_the_old_address_still_signs_in(tab, live_server):
     tab.page.get_by_label("Email address").fill(ADMIN[0])
     tab.page.get_by_label("Password").fill(ADMIN[1])
     tab.submit("Sign in")
-    assert tab.page.title() == "Users · Admin · IDM"
+    assert tab.page.title() == "Subjects · IDM"  # where everyone lands
     assert f"Signed in as {ADMIN[0]}." in tab.flashes()
 
 
@@ -103,8 +105,9 @@ def test_an_admin_takes_care_of_a_user_from_their_page(tab, browser, live_server
     alice = Tab(browser, live_server.url)  # Alice's own browser, signed in meanwhile
     try:
         sign_in(alice, *ALICE)
-        assert alice.page.title() == "My account · IDM"
+        assert alice.page.title() == "Subjects · IDM"
         sign_in(tab, *ADMIN)
+        tab.open("/admin")
         open_alices_page(tab, alice_id)
         set_alices_password_with_the_keyboard(tab)
         alice.page.reload()
@@ -112,7 +115,7 @@ def test_an_admin_takes_care_of_a_user_from_their_page(tab, browser, live_server
         assert "Signed out: your password was changed. Sign in again." in alice.flashes()
 
         sign_in(alice, ALICE[0], ALICE_SET_BY_ADMIN)
-        assert alice.page.title() == "My account · IDM"
+        assert alice.page.title() == "Subjects · IDM"
         token = api_token(live_server, ALICE[0], ALICE_SET_BY_ADMIN)
         sign_alice_out_everywhere(tab)
         alice.page.reload()
@@ -174,6 +177,7 @@ def test_an_admin_revokes_their_own_rights_only_after_confirming(tab, browser, l
     try:
         sign_in(elsewhere, *ADMIN)
         sign_in(tab, *ADMIN)
+        tab.open("/admin")
         tab.page.get_by_label("Search by email address").fill("root")
         tab.submit("Search")
 
@@ -192,7 +196,7 @@ def test_an_admin_revokes_their_own_rights_only_after_confirming(tab, browser, l
         press_enter(tab)
         assert tab.page.title() == "My account · IDM"
         assert "You are no longer an admin. Your other sessions are signed out." in tab.flashes()
-        assert nav_links(tab) == ["My account", "My password"]
+        assert nav_links(tab) == ["Subjects", "My account", "My password"]
         elsewhere.page.reload()
         assert "Signed out: you are no longer an admin. Sign in again." in elsewhere.flashes()
     finally:
@@ -205,6 +209,7 @@ def test_an_admin_chooses_the_page_size(tab, live_server):
     for number in range(30):
         create(live_server, token, f"staff{number:02}@example.org", "staff password 1")
     sign_in(tab, *ADMIN)
+    tab.open("/admin")
     assert tab.page.locator("tbody tr").count() == 20  # IDM_USERS_PER_PAGE
 
     # The keyboard alone: to the list, a size, Show.

@@ -52,18 +52,19 @@ def test_pages_need_a_session(client, admin, path):
 def test_admin_signs_in_and_out(client, admin):
     response = sign_in(client, *ADMIN)
     assert response.status_code == 302
-    assert response.headers["Location"] == "/admin"  # admins start at the users list
-    listing = client.get("/admin")
+    assert response.headers["Location"] == "/subjects"  # everyone starts at the study's work
+    listing = client.get("/subjects")
     assert listing.status_code == 200
     assert f"Signed in as {ADMIN[0]}." in flashes(listing.text)
     assert nav_links(listing.text) == [
+        "Subjects",
         "Users",
         "New user",
         "Audit log",
         "My account",
         "My password",
     ]
-    assert client.get("/login").headers["Location"] == "/admin"
+    assert client.get("/login").headers["Location"] == "/subjects"
 
     assert client.get("/logout").status_code == 405  # signing out is a POST
     signed_out = post_form(client, "/admin", "/logout")
@@ -71,19 +72,19 @@ def test_admin_signs_in_and_out(client, admin):
     assert client.get("/admin").status_code == 302
 
 
-def test_a_plain_user_signs_in_to_their_account_page(app, client, user):
+def test_a_plain_user_signs_in_to_the_subjects_and_their_account_page(app, client, user):
     response = sign_in(client, *USER)
     assert response.status_code == 302
-    assert response.headers["Location"] == "/account"
+    assert response.headers["Location"] == "/subjects"
+    assert f"Signed in as {USER[0]}." in flashes(client.get("/subjects").text)
     page = client.get("/account")
     assert page.status_code == 200
     assert "<title>My account · IDM</title>" in page.text
-    assert f"Signed in as {USER[0]}." in flashes(page.text)
     assert f"<dd>{USER[0]}</dd>" in page.text and "<dd>User</dd>" in page.text
     # Only what they may open: no user management, no audit log.
-    assert nav_links(page.text) == ["My account", "My password"]
+    assert nav_links(page.text) == ["Subjects", "My account", "My password"]
     assert "/admin" not in page.text
-    assert client.get("/login").headers["Location"] == "/account"
+    assert client.get("/login").headers["Location"] == "/subjects"
 
 
 @pytest.mark.parametrize("path", ADMIN_PAGES)
@@ -94,8 +95,8 @@ def test_a_plain_user_gets_a_403_page_on_admin_pages(app, client, user, path):
     assert page.mimetype == "text/html"
     assert "admin rights required" in flashes(page.text)
     assert f"You are signed in as {USER[0]}." in page.text
-    assert '<a href="/account">Back to your account</a>' in page.text
-    assert nav_links(page.text) == ["My account", "My password"]
+    assert '<a href="/subjects">Back to the subjects list</a>' in page.text
+    assert nav_links(page.text) == ["Subjects", "My account", "My password"]
     assert client.get("/account").status_code == 200  # still signed in: no loop
 
 
@@ -136,12 +137,12 @@ def test_sign_in_returns_to_the_page_asked_for(client, admin):
     assert response.headers["Location"] == "/admin/audit?action=login"
     post_form(client, "/admin", "/logout")
     # Once used, it is gone: the next sign-in lands as usual.
-    assert sign_in(client, *ADMIN).headers["Location"] == "/admin"
+    assert sign_in(client, *ADMIN).headers["Location"] == "/subjects"
 
 
 def test_a_very_long_address_is_not_kept_for_after_sign_in(client, admin):
     client.get("/admin?search=" + "x" * 1000)
-    assert sign_in(client, *ADMIN).headers["Location"] == "/admin"
+    assert sign_in(client, *ADMIN).headers["Location"] == "/subjects"
 
 
 @pytest.mark.parametrize("planted", ["//evil.example/x", "/\\evil.example", "https://evil.example"])
@@ -149,7 +150,7 @@ def test_sign_in_never_returns_to_another_site(client, admin, planted):
     client.get("/login")
     with client.session_transaction() as session:
         session[WANTED] = planted
-    assert sign_in(client, *ADMIN).headers["Location"] == "/admin"
+    assert sign_in(client, *ADMIN).headers["Location"] == "/subjects"
 
 
 @pytest.mark.parametrize(
@@ -247,7 +248,7 @@ def test_a_plain_user_changes_their_own_password(app, client, user):
         "password2": "my next password",
     }
     response = post_form(client, "/password", "/password", **form)
-    assert response.headers["Location"] == "/account"
+    assert response.headers["Location"] == "/subjects"
     assert client.get("/account").status_code == 200  # this browser stays signed in
     session_ends_with(other, "your password was changed", "/account")
     login(client, USER[0], "my next password")

@@ -13,7 +13,6 @@ from ..study import links, listing, subjects
 
 bp = ApiBlueprint("subjects", __name__)
 
-PER_PAGE, MAX_PER_PAGE = 50, 100
 # Derived fields are let through json_object so that the refusal names them as such.
 FIELDS = set(subjects.WRITABLE) | set(subjects.DERIVED)
 
@@ -22,7 +21,7 @@ FIELDS = set(subjects.WRITABLE) | set(subjects.DERIVED)
 @login_required
 @query_parameters("offset", "perpage", "ordercol", "orderdir", "search", "status")
 def index():
-    offset, perpage = window_args(PER_PAGE, MAX_PER_PAGE)
+    offset, perpage = window_args(listing.PER_PAGE, listing.MAX_PER_PAGE)
     column, descending = listing.check_order(text_arg("ordercol"), text_arg("orderdir"))
     status = listing.check_status(text_arg("status"))
     page, total = listing.list_subjects(

@@ -28,7 +28,7 @@ from werkzeug.exceptions import BadRequest, Conflict, Gone, NotFound, Preconditi
 
 from .. import audit, clock, link_tokens
 from ..models import Link, Subject, db, iso
-from . import fields, state
+from . import fields, state, subjects
 
 JTI = re.compile(r"[A-Za-z0-9_-]{1,43}")
 JTI_BYTES = 16  # 128 random bits, 22 URL-safe characters
@@ -137,6 +137,33 @@ def closed_because(view, now):
     if view.link.exp <= now:
         return "link has expired"
     return None
+
+
+def state_of(view, now):
+    """A link's state in one word, for people: ``waiting`` (open: its QR code
+    can be scanned), ``linked``, ``withdrawn``, ``expired``, or ``closed``
+    (the subject withdrew through another of their links)."""
+    if view.link.withdrawn_on is not None:
+        return "withdrawn"
+    if view.link.linked_to is not None:
+        return "linked"
+    if closed_because(view, now) is None:
+        return "waiting"
+    return "expired" if view.link.exp <= now else "closed"
+
+
+def hand_out(subject_view):
+    """The link a QR code shows: the subject's oldest waiting link, else a new one.
+
+    As the original C3-PRO frontend chose it, so that showing the code again
+    (a reload, another member of staff) hands out the same link rather than
+    piling up new ones. 412 before consent and 409 once withdrawn, as ``create``.
+    """
+    now = clock.now()
+    for view in views_of(subject_view, subjects.links_of(subject_view)):
+        if closed_because(view, now) is None:
+            return view
+    return create(subject_view)
 
 
 def token(view):

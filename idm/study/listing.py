@@ -40,6 +40,8 @@ ORDER_COLUMNS = {
     "date_withdrawn": (state.date_withdrawn, True),
 }
 DIRECTIONS = ("asc", "desc")
+# A page's size: GET /subject's default and bound, which the pages' list keeps to.
+PER_PAGE, MAX_PER_PAGE = 50, 100
 
 
 def check_order(column, direction):

@@ -38,10 +38,23 @@ date_withdrawn = (
     .scalar_subquery()
 )
 
-status = case(
-    (date_withdrawn.is_not(None), "withdrawn"),
-    (date_enrolled.is_not(None), "enrolled"),
-    (Subject.date_consented.is_not(None), "consented"),
-    (Subject.date_invited.is_not(None), "invited"),
-    else_="pending",
+# The stages from the latest back, each with the date that marks it: a
+# subject's status is the first whose date is set. The SQL below and
+# ``status_of`` (for a subject already read) are both made from this list.
+STAGES = (
+    ("withdrawn", "date_withdrawn", date_withdrawn),
+    ("enrolled", "date_enrolled", date_enrolled),
+    ("consented", "date_consented", Subject.date_consented),
+    ("invited", "date_invited", Subject.date_invited),
 )
+
+status = case(*((column.is_not(None), name) for name, _, column in STAGES), else_="pending")
+
+
+def status_of(subject_view):
+    """The status of a subject read with its derived dates (subjects.SubjectView), as
+    the SQL ``status`` gives it, without another query."""
+    for name, date, _ in STAGES:
+        if subject_view.date(date) is not None:
+            return name
+    return "pending"

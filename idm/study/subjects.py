@@ -49,6 +49,16 @@ class SubjectView:
     date_enrolled: datetime | None
     date_withdrawn: datetime | None
 
+    def date(self, name):
+        """One of the subject's dates by its JSON name, derived or stored."""
+        if name in ("date_enrolled", "date_withdrawn"):
+            return getattr(self, name)
+        return getattr(self.subject, name)
+
+    @property
+    def status(self):
+        return state.status_of(self)
+
     def to_json(self):
         subject = self.subject
         return {
@@ -84,6 +94,18 @@ def checked_fields(data, required=()):
         elif name in required:
             raise BadRequest(f"{name} is required")
     return found
+
+
+def field_problems(data, names):
+    """(checked fields, {field: message}) of *data*: each of *names* checked on its own
+    by ``checked_fields``, so that a form shows every refusal at once, next to its field."""
+    found, problems = {}, {}
+    for name in names:
+        try:
+            found.update(checked_fields({name: data.get(name)}, required=(name,)))
+        except BadRequest as error:
+            problems[name] = error.description
+    return found, problems
 
 
 def new_subject(found):

@@ -34,9 +34,12 @@ def format_moment(moment, seconds=False):
 
 
 def landing(user):
-    """Where a user starts after signing in: admins at their work, the users
-    list; everyone else at their account page."""
-    return url_for("admin.index") if user.admin else url_for("account.home")
+    """Where a user starts after signing in: the subjects list, everyone's.
+
+    Admins too: the study is the service's work and most admins are its
+    staff as well; the users list is one click away in the navigation.
+    """
+    return url_for("study.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])
