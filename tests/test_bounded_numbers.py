@@ -33,6 +33,8 @@ EXPECTED = {
     ("/admin", "page"),
     ("/admin", "perpage"),
     ("/admin/audit", "page"),
+    ("/subjects", "page"),
+    ("/subjects", "perpage"),
 }
 BAD_VALUES = [
     "9223372036854775808",  # one past the largest 64-bit integer: once a 500 on /audit

@@ -46,7 +46,7 @@ def sign_in(host, username, password):
     _, _, cookie, page = fetch(host.url + "/login")
     form = {"csrf_token": csrf_token(page), "username": username, "password": password}
     status, location, cookie, _ = fetch(host.url + "/login", cookie, form)
-    assert (status, location) == (302, "/admin")
+    assert (status, location) == (302, "/subjects")  # where everyone lands
     return cookie
 
 
