@@ -7,7 +7,8 @@ here show that a wrong status or body would fail the test that received it.
 import re
 
 import pytest
-from openapi_check import check
+from openapi_check import check, description, pointer_part
+from openapi_check import validate as validate_against
 from openapi_spec_validator import validate
 
 from idm.blueprints import ApiBlueprint
@@ -52,13 +53,25 @@ def test_every_json_route_is_described_and_nothing_else(app, client):
 def test_values_of_the_code_and_settings_are_filled_in(make_app):
     from idm import audit
 
-    document = make_app(IDM_USERS_MAX_PER_PAGE=7).test_client().get("/openapi.json").json
+    app = make_app(IDM_USERS_MAX_PER_PAGE=7, IDM_PASSWORD_MIN_LENGTH=12)
+    document = app.test_client().get("/openapi.json").json
 
     inline = [p for p in document["paths"]["/users"]["get"]["parameters"] if "name" in p]
     parameters = {p["name"]: p for p in inline}
     assert parameters["perpage"]["schema"]["maximum"] == 7
     assert document["components"]["schemas"]["AuditAction"]["enum"] == sorted(audit.ACTIONS)
     assert document["servers"] == [{"url": "http://localhost"}]
+    password = document["components"]["schemas"]["NewPassword"]
+    assert (password["minLength"], password["maxLength"]) == (12, 256)
+
+
+def test_every_operation_lists_what_any_route_may_answer(client):
+    document = client.get("/openapi.json").json
+
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method != "parameters":
+                assert "414" in operation["responses"], f"{method.upper()} {path}"
 
 
 def test_the_security_schemes_are_described(client):
@@ -89,3 +102,45 @@ def test_an_unrouted_path_must_still_answer_the_error_shape():
     check("GET", "/nope", 404, "application/json", b'{"error": {"status": 404, "message": "x"}}')
     with pytest.raises(AssertionError):
         check("GET", "/nope", 404, "application/json", b'{"detail": "not found"}')
+
+
+def request_bodies(document):
+    """(pointer, schema) of each JSON request body's object schema."""
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in content:
+                pointer = f"/paths/{pointer_part(path)}/{method}/requestBody/content/"
+                yield pointer + "application~1json/schema", content["application/json"]["schema"]
+
+
+def test_optional_fields_may_be_null_as_the_api_takes_them():
+    """A field sent as null counts as not sent (docs/api.md): the description says so too,
+    or a client that sends null where it has nothing is told it breaks the contract."""
+    for pointer, schema in request_bodies(description()):
+        for name in set(schema.get("properties", {})) - set(schema.get("required", [])):
+            validate_against(None, f"{pointer}/properties/{name}", f"{pointer} {name}")
+
+
+def query_parameters_of(document, operation):
+    for parameter in operation.get("parameters", []):
+        if "$ref" in parameter:
+            parameter = document["components"]["parameters"][parameter["$ref"].rpartition("/")[2]]
+        if parameter["in"] == "query":
+            yield parameter
+
+
+def test_empty_query_values_are_described_as_the_api_takes_them(client, admin_headers):
+    """`?perpage=` means the default, `?action=` any action (docs/api.md): where a list
+    takes an empty value the description says so (allowEmptyValue), and nowhere else."""
+    document = client.get("/openapi.json").json
+    for path, item in document["paths"].items():
+        if "get" not in item or "{" in path:
+            continue
+        for parameter in query_parameters_of(document, item["get"]):
+            response = client.get(f"{path}?{parameter['name']}=", headers=admin_headers)
+
+            taken = response.status_code == 200
+            assert parameter.get("allowEmptyValue", False) == taken, (path, parameter["name"])
