@@ -12,9 +12,9 @@ import re
 import schemathesis
 
 # The secret settings of the servers under test (SECRET_KEY and any other
-# setting named like a secret), filled in by FuzzServer.
+# setting named like a secret or a key), filled in by FuzzServer.
 SECRETS = set()
-SECRET_SETTING = re.compile(r"SECRET|PASSWORD|TOKEN|PRIVATE")
+SECRET_SETTING = re.compile(r"(SECRET|_KEY|PASSWORD|TOKEN)$")
 PASSWORD_HASH = re.compile(r"(?:pbkdf2:sha\d+|scrypt)[:\d]*\$")
 PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 RESET_LINK = re.compile(r"/reset\?k=")

@@ -43,11 +43,18 @@ def test_each_kind_of_secret_fails_the_check(case, body, what):
 
 
 def test_a_secret_setting_of_the_server_fails_the_check(case):
-    add_secrets({"SECRET_KEY": "k" * 40, "IDM_LINK_SECRET": "l" * 40, "IDM_PUBLIC_URL": "http://x"})
+    settings = {
+        "SECRET_KEY": "k" * 40,
+        "IDM_LINK_SECRET": "l" * 40,
+        "IDM_PUBLIC_URL": "http://idm.example.org",
+        "IDM_PASSWORD_CHANGED_MAIL_SUBJECT": "Your password was changed",
+    }
+    add_secrets(settings)
     try:
         with pytest.raises(AssertionError, match="secret setting"):
             no_secret_in_response(None, answer({"x": "l" * 40}), case)
-        assert "http://x" not in SECRETS  # not a secret: named like none
+        # Not secrets, and named like none.
+        assert not {"http://idm.example.org", "Your password was changed"} & SECRETS
     finally:
         SECRETS.difference_update({"k" * 40, "l" * 40})
 
