@@ -431,6 +431,11 @@ def pytest_configure(config):
     FUZZ.update(examples=config.getoption("fuzz_examples"), seed=seed)
 
 
+def pytest_report_header(config):
+    # Named at the start too, so that a long run's failure can be replayed before it ends.
+    return f"fuzz: {FUZZ['examples']} examples per operation and caller, seed {FUZZ['seed']}"
+
+
 def pytest_terminal_summary(terminalreporter):
     report = sys.modules.get("fuzz_report")
     if report is not None and report.TALLY:
