@@ -18,14 +18,15 @@ without a line here, and a link described there makes a chain of calls.
 """
 
 import itertools
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
+from unittest import mock
 
 import hypothesis
 import log_secrets
 import schemathesis
 from conftest import LiveServer
-from flask import Config
 from fuzz_checks import add_secrets
 from fuzz_report import tallied
 from hypothesis import strategies as st
@@ -68,10 +69,10 @@ class FuzzServer:
     def __init__(self, tmp_path, database_uri):
         self.live = LiveServer(tmp_path, settings=SETTINGS, database_uri=database_uri)
         self.url = self.live.url
-        config = Config(str(tmp_path))
-        config.from_pyfile(str(self.live.settings))
-        add_secrets(config)
-        self.app = create_app({**config, "IDM_MAIL_SENDER_THREAD": False})
+        # The very settings file gunicorn reads; no settings.py of the checkout.
+        with mock.patch.dict(os.environ, {"IDM_SETTINGS": str(self.live.settings)}):
+            self.app = create_app({"IDM_MAIL_SENDER_THREAD": False})
+        add_secrets(self.app.config)
         for account in (ADMIN, USER):
             self.restore(account)
 
