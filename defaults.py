@@ -8,14 +8,15 @@ variables prefixed with ``FLASK_`` (``FLASK_SECRET_KEY``,
 
 # --- Flask -----------------------------------------------------------------
 
-# Signs sessions, CSRF tokens and access tokens. This value is public, so the
-# service refuses to start with it outside development and tests.
+# Signs sessions and CSRF tokens, and seals what is kept secret in the database
+# (the private halves of the signing keys, queued emails). This value is
+# public, so the service refuses to start with it outside development and tests.
 SECRET_KEY = "insecure-development-key-change-me"
 
 # Bodies larger than this are refused with 413 before they are parsed.
 MAX_CONTENT_LENGTH = 64 * 1024
 
-# --- Admin pages: the session cookie (Flask) --------------------------------
+# --- Pages: the session cookie (Flask) --------------------------------------
 
 # Send the cookie over HTTPS only. Set True whenever browsers reach the
 # service through TLS (Nginx in front); False only for plain-HTTP development.
@@ -24,8 +25,11 @@ SESSION_COOKIE_SECURE = False
 SESSION_COOKIE_HTTPONLY = True
 # Other sites cannot make the browser send it with their POSTs.
 SESSION_COOKIE_SAMESITE = "Lax"
-# Seconds an admin stays signed in, counted from sign-in, not from the last click.
+# Seconds a browser stays signed in to the pages, counted from sign-in, not
+# from the last click (the absolute limit of a session, idm/page_sessions.py).
 PERMANENT_SESSION_LIFETIME = 8 * 60 * 60
+# Seconds without a page view after which a page session ends (the idle limit).
+IDM_SESSION_IDLE_TIMEOUT = 30 * 60
 # CSRF tokens (Flask-WTF) are bound to the session's secret, so they live as
 # long as the session: a form left open for an hour still submits.
 WTF_CSRF_TIME_LIMIT = None
@@ -72,13 +76,59 @@ IDM_PASSWORD_HASH_METHOD = "scrypt"
 
 # --- Access tokens (JWT) ----------------------------------------------------
 
-# Tokens are signed and verified with this one algorithm, HMAC with SECRET_KEY:
-# HS256, HS384 or HS512.
-IDM_JWT_ALGORITHM = "HS256"
+# The algorithm new tokens are signed with. RS256, ES256 or EdDSA: a key pair
+# of the service's own, kept in the database (private half sealed with a key
+# derived from SECRET_KEY), published at /.well-known/jwks.json so resource
+# servers verify tokens without any secret (docs/tokens.md). A change takes
+# effect with the next key: `flask --app app keys rotate`. HS256, HS384 or
+# HS512: HMAC with IDM_JWT_HMAC_SECRET, for deployments that want no public
+# keys; then only holders of that secret (or introspection) can verify.
+IDM_JWT_ALGORITHM = "RS256"
+# The HMAC secret of HS256/HS384/HS512, never SECRET_KEY; at least 32
+# characters. Keep it set for one access token lifetime after moving to a key
+# pair, so the tokens it signed keep working until they expire.
+IDM_JWT_HMAC_SECRET = None
 IDM_JWT_ISSUER = "idm"
 IDM_JWT_AUDIENCE = "idm"
 # Seconds an access token lives.
 IDM_ACCESS_TOKEN_LIFETIME = 15 * 60
+
+# --- Signing keys -------------------------------------------------------------
+
+# Seconds a new key is published in the JWKS before it signs, so that resource
+# servers have fetched it before they meet a token it signed. The JWKS answer
+# may be cached this long (Cache-Control: max-age).
+IDM_KEY_PUBLISH_AHEAD = 3600
+# Make a new key every this many days (whichever request first notices);
+# 0: only `flask --app app keys rotate` does.
+IDM_KEY_ROTATION_DAYS = 0
+# Seconds a worker trusts its copy of the keys before reading them again; a
+# key retired at once (`keys rotate --now`) is refused everywhere after this.
+IDM_KEY_CACHE_SECONDS = 60
+
+# --- Introspection (POST /auth/introspect, RFC 7662) -------------------------
+
+# Resource servers that may ask whether a token is still active, besides
+# admins with their token: {"client id": "sha256:<hex digest of its secret>"},
+# sent as HTTP Basic credentials. `flask --app app keys client-secret` makes a
+# secret and the line to put here; the secret itself is never stored.
+IDM_INTROSPECTION_CLIENTS = {}
+
+# --- Study links (the C3-PRO app) ------------------------------------------
+
+# Signs and verifies the links that the study's mobile app scans (HS256): the
+# secret the app is built with. Never SECRET_KEY: every copy of the app holds
+# this one, so it must not be able to sign access tokens. Empty: in
+# development (debug, tests) the public value "insecure-development-link-secret";
+# otherwise creating a link, GET /link/<jti>/jwt and /establish answer 503
+# until it is set. The service refuses to start with a publicly known value.
+IDM_LINK_SECRET = ""
+# Seconds a new link can be established; its "exp" is set when it is created.
+IDM_LINK_LIFETIME = 24 * 60 * 60
+# The links' "iss" and "aud" claims. None: IDM_PUBLIC_URL with a trailing "/"
+# (the app posts to aud + "establish", so an audience must end with "/").
+IDM_LINK_ISSUER = None
+IDM_LINK_AUDIENCE = None
 
 # --- Users API --------------------------------------------------------------
 
@@ -146,6 +196,7 @@ IDM_RESET_TOKEN_LIFETIME = 2 * 60 * 60
 IDM_RESET_MAX_PER_ACCOUNT_PER_HOUR = 3
 IDM_RESET_MAX_PER_IP_PER_HOUR = 10
 # Where people sign in (your web frontend); the page after a reset links there.
+# None: the service's own sign-in page, /login.
 IDM_SIGN_IN_URL = None
 # Email subjects; "{product}" becomes IDM_PRODUCT_NAME.
 IDM_RESET_MAIL_SUBJECT = "Reset your {product} password"
@@ -164,7 +215,11 @@ IDM_MAIL_GIVE_UP_SECONDS = 24 * 60 * 60
 IDM_MAIL_TIMEOUT = 30
 # Seconds between two checks of the mail server (connect, EHLO, NOOP, QUIT),
 # made by whichever sender's turn it is; /status reports the latest one.
+# While a check failed or mail waits, every IDM_MAIL_POLL_SECONDS instead.
 IDM_MAIL_CHECK_SECONDS = 60
+# /status says mail is "unavailable" while an email has waited longer than
+# this since it was queued, even if the server answers its checks.
+IDM_MAIL_STUCK_SECONDS = 5 * 60
 # Flask-Mail suppresses sending when TESTING; the tests run a real SMTP
 # server, so never suppress (without MAIL_SERVER nothing is sent anyway).
 MAIL_SUPPRESS_SEND = False

@@ -17,7 +17,7 @@ class Ratio:
     numerator: str  # scenario keys
     denominator: str
     metric: str  # "requests_per_second" or "p50_ms"
-    target: float
+    target: float | None  # None: shown for comparison, held to nothing
     at_least: bool  # True: the value must reach the target; False: stay below it
     as_percent: bool
 
@@ -41,11 +41,66 @@ class Ratio:
 
 
 def ratios(profile):
-    """The four targets of the benchmark (the /users one per database)."""
+    """The targets of the benchmark, of the groups this run measured."""
+    measured = {"service", "tokens"} & set(profile.groups)
+    found = service_ratios(profile) if measured else []
+    return found + (subject_ratios(profile) if "subjects" in profile.groups else [])
+
+
+SIZES = ("large", "small")
+
+
+def subject_ratios(profile):
+    """GET /subject, large against small, per database and order: first page, last page."""
+    found = []
+    sizes = f"{profile.large_subjects:,} vs {profile.small_subjects:,}"
+    for database in ("SQLite", "PostgreSQL"):
+        for order in ("name", "changed"):
+            for page, target in (("first", 1.5), ("last", 3.0)):
+                key = f"subjects_{database}_{{}}_{order}_{page}"
+                label = f"/subject {order} {page} page p50 at {sizes}, {database}"
+                found.append(
+                    Ratio(
+                        label,
+                        key.format("large"),
+                        key.format("small"),
+                        "p50_ms",
+                        target,
+                        False,
+                        False,
+                    )
+                )
+    return found
+
+
+def service_ratios(profile):
+    """The targets of the service's scenarios (the /users one per database), and
+    what each signing algorithm costs on /user/me, for comparison."""
     rps, p50 = "requests_per_second", "p50_ms"
     scaling = f"/users p50 at {profile.large_users:,} vs {profile.small_users:,} users"
     return [
         Ratio("/user/me vs Flask-JWT-Extended /me", "me", "jwt_ext_me", rps, 2.0, True, False),
+        Ratio(
+            "/user/me RS256 (default) vs Flask-JWT-Ext., floor",
+            "me",
+            "jwt_ext_me",
+            rps,
+            1.3,
+            True,
+            False,
+        ),
+        *(
+            Ratio(
+                f"/user/me {name} vs Flask-JWT-Extended /me",
+                f"me_{name}",
+                "jwt_ext_me",
+                rps,
+                None,
+                True,
+                False,
+            )
+            for name in ("ES256", "EdDSA", "HS256")
+        ),
         Ratio("/user/me vs bare Flask /ping", "me", "ping", rps, 0.70, True, True),
         Ratio("POST /auth vs the hash alone", "auth", "hash", rps, 0.95, True, True),
         Ratio(
@@ -77,44 +132,51 @@ def medians_of(results):
 
 
 def scenario_table(scenarios, medians):
-    lines = [f"{'scenario (median of runs)':<46} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} errors"]
+    lines = [f"{'scenario (median of runs)':<58} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} errors"]
     for scenario in scenarios:
         m = medians[scenario.key]
         lines.append(
-            f"{scenario.label:<46} {m['requests_per_second']:9.1f} {m['p50_ms']:8.2f}"
+            f"{scenario.label:<58} {m['requests_per_second']:9.1f} {m['p50_ms']:8.2f}"
             f" {m['p99_ms']:8.2f} {m['errors']:6d}"
         )
     return lines
 
 
-RATIO_HEADER = f"{'ratio (of the medians)':<52} {'value':>8} {'target':>8}  verdict  rounds"
+WIDTH = 64  # of a ratio's label
+RATIO_HEADER = f"{'ratio (of the medians)':<{WIDTH}} {'value':>8} {'target':>8}  verdict  rounds"
 
 
 def ratio_line(ratio, medians, results):
     if ratio.numerator not in medians or ratio.denominator not in medians:
-        return f"{ratio.label:<52} {'-':>8} {'':>8}  skipped"
+        return f"{ratio.label:<{WIDTH}} {'-':>8} {'':>8}  skipped"
     if not medians[ratio.denominator][ratio.metric]:
-        return f"{ratio.label:<52} {'-':>8} {'':>8}  no data (run longer)"
+        return f"{ratio.label:<{WIDTH}} {'-':>8} {'':>8}  no data (run longer)"
     value = ratio.value(medians)
     sign = ">=" if ratio.at_least else "<="
-    target = f"{sign}{ratio.show(ratio.target)}"
-    verdict = "met" if ratio.met(value) else "MISSED"
+    if ratio.target is None:
+        target, verdict = "-", "info"
+    else:
+        target = f"{sign}{ratio.show(ratio.target)}"
+        verdict = "met" if ratio.met(value) else "MISSED"
     rounds = ratio.per_round(results)
     spread = f"{ratio.show(min(rounds))}..{ratio.show(max(rounds))}" if rounds else "-"
-    return f"{ratio.label:<52} {ratio.show(value):>8} {target:>8}  {verdict:<7}  {spread}"
+    return f"{ratio.label:<{WIDTH}} {ratio.show(value):>8} {target:>8}  {verdict:<7}  {spread}"
 
 
 def memory_line(memory):
     """The largest RSS of any worker of the service, against the target."""
     service_rss = max(
-        worker["rss"]
-        for name, workers in memory.items()
-        if name.startswith("idm-")
-        for worker in workers
+        (
+            worker["rss"]
+            for name, workers in memory.items()
+            if name.startswith("idm-")
+            for worker in workers
+        ),
+        default=0.0,
     )
     verdict = "met" if service_rss <= RSS_LIMIT_MIB else "MISSED"
     label = "largest service worker RSS after the runs (MiB)"
-    return f"{label:<52} {service_rss:8.1f} {'<=' + str(RSS_LIMIT_MIB):>8}  {verdict}"
+    return f"{label:<{WIDTH}} {service_rss:8.1f} {'<=' + str(RSS_LIMIT_MIB):>8}  {verdict}"
 
 
 def ratio_table(profile, medians, results, memory):
@@ -168,6 +230,17 @@ def machine_description(profile):
             f" wrk 1 thread, {profile.connections} connections",
         ]
     )
+
+
+def import_note(scenarios):
+    """How long seeding took through `flask subjects import`, per database and size."""
+    seen = {}
+    for scenario in scenarios:
+        if scenario.key.startswith("subjects_") and "import_seconds" in scenario.extra:
+            label = scenario.label.rsplit(" ", 2)
+            seen[f"{label[-2]} {label[-1]}"] = scenario.extra["import_seconds"]
+    parts = [f"{where} subjects in {seconds:.1f} s" for where, seconds in seen.items()]
+    return "seeded through `flask subjects import`: " + ", ".join(parts)
 
 
 def hash_rate_note(checks_per_second):

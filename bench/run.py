@@ -6,9 +6,11 @@ two scenarios measured in the same run, interleaved round by round (A B C …,
 A B C …) so that a burst of background load hits all of them alike, and
 reduced to medians. See docs/performance.md for what each ratio means.
 
-    python -m bench.run            # full run, a few minutes
-    python -m bench.run --quick    # smoke run: tiny durations and user counts
-    python -m bench.iforgot        # only POST /iforgot, known against unknown addresses
+    python -m bench.run                  # full run, about a quarter of an hour
+    python -m bench.run --quick          # smoke run: tiny durations and user counts
+    python -m bench.run --only tokens    # only GET /user/me per algorithm and its baselines
+    python -m bench.run --only subjects  # only GET /subject at 1,000 and 100,000 subjects
+    python -m bench.iforgot              # only POST /iforgot, known against unknown addresses
 """
 
 import argparse
@@ -26,11 +28,16 @@ from werkzeug.security import check_password_hash
 
 from . import iforgot, postgres, report
 from .scenarios import (
+    ALGORITHMS,
+    DEFAULT_ALGORITHM,
     check_answer,
     login_scenarios,
+    me_scenarios,
     start_baselines,
     start_jwt_ext,
     start_service,
+    start_subjects_service,
+    subjects_scenarios,
     users_scenario,
 )
 from .servers import stop_all
@@ -45,14 +52,32 @@ class Profile:
     small_users: int
     large_users: int
     connections: int
+    groups: tuple = ("service", "subjects")
+    small_subjects: int = 1_000
+    large_subjects: int = 100_000
 
 
 FULL = Profile(
     rounds=5, seconds=6, warmup_seconds=2, small_users=1_000, large_users=100_000, connections=8
 )
 QUICK = Profile(
-    rounds=2, seconds=1, warmup_seconds=0, small_users=20, large_users=200, connections=4
+    rounds=2,
+    seconds=1,
+    warmup_seconds=0,
+    small_users=20,
+    large_users=200,
+    connections=4,
+    small_subjects=20,
+    large_subjects=200,
 )
+GROUPS = {
+    "service": (
+        "/user/me (every signing algorithm), POST /auth and GET /users against their"
+        " baselines; POST /iforgot"
+    ),
+    "tokens": "only GET /user/me with each signing algorithm, and its baselines",
+    "subjects": "GET /subject at two sizes, first, last and middle pages",
+}
 
 
 def parse_args(argv):
@@ -61,11 +86,18 @@ def parse_args(argv):
     parser.add_argument("--rounds", type=int, help="override the number of interleaved rounds")
     parser.add_argument("--seconds", type=int, help="override the duration of each wrk run")
     parser.add_argument("--json", type=Path, help="also write every measurement to this file")
+    parser.add_argument(
+        "--only",
+        choices=sorted(GROUPS),
+        help="run one group of scenarios: " + "; ".join(f"{k}: {v}" for k, v in GROUPS.items()),
+    )
     return parser.parse_args(argv)
 
 
 def choose_profile(args):
     profile = QUICK if args.quick else FULL
+    if args.only:
+        profile.groups = (args.only,)
     if args.rounds:
         profile.rounds = args.rounds
     if args.seconds:
@@ -89,41 +121,86 @@ class Plan(NamedTuple):
     users: int
     name: str
     uri: str
+    algorithm: str = DEFAULT_ALGORITHM
 
 
-def service_plans(profile, workdir, cluster):
+def service_plans(profile, workdir, cluster, kind="users"):
+    """Per database and size, a database to seed with *kind*: users, or subjects."""
     plans = []
+    sizes = {
+        "users": (("small", profile.small_users), ("large", profile.large_users)),
+        "subjects": (("small", profile.small_subjects), ("large", profile.large_subjects)),
+    }[kind]
+    prefix = "idm" if kind == "users" else "idm-subjects"
     for database, new_uri in database_uris(workdir, cluster).items():
-        for size, users in (("small", profile.small_users), ("large", profile.large_users)):
-            name = f"idm-{database.lower()}-{users}"
-            plans.append(Plan(database, size, users, name, new_uri(name.replace("-", "_"))))
+        for size, count in sizes:
+            name = f"{prefix}-{database.lower()}-{count}"
+            plans.append(Plan(database, size, count, name, new_uri(name.replace("-", "_"))))
+    return plans
+
+
+def token_plans(profile, workdir, cluster, tokens_only):
+    """The default algorithm on SQLite with the small user count (on every database
+    and size too, unless *tokens_only*), and each other algorithm on that one."""
+    new_sqlite = database_uris(workdir, None)["SQLite"]
+    if tokens_only:
+        name = f"idm-sqlite-{profile.small_users}"
+        plans = [Plan("SQLite", "small", profile.small_users, name, new_sqlite(name))]
+    else:
+        plans = service_plans(profile, workdir, cluster)
+    for algorithm in ALGORITHMS:
+        if algorithm != DEFAULT_ALGORITHM:
+            name = f"idm-{algorithm.lower()}"
+            uri = new_sqlite(name.replace("-", "_"))
+            plans.append(Plan("SQLite", "small", profile.small_users, name, uri, algorithm))
     return plans
 
 
 def start_everything(profile, workdir, cluster, servers):
     """Seed every database, start every gunicorn; return the scenarios in run order."""
 
-    def tracked(start, *args):
-        server, seed = start(*args)
+    def tracked(start, *args, **kwargs):
+        server, seed = start(*args, **kwargs)
         servers.append(server)  # stopped at the end even if another start fails
         return server, seed
 
-    plans = service_plans(profile, workdir, cluster)
-    # Seeding waits on imports, hashing and disks: all databases at once.
-    with ThreadPoolExecutor(len(plans) + 1) as pool:
-        jwt_ext = pool.submit(tracked, start_jwt_ext, profile.small_users, workdir)
-        services = list(
-            pool.map(
-                lambda plan: tracked(start_service, plan.name, plan.uri, plan.users, workdir),
-                plans,
-            )
+    def started(start, plans):
+        return pool.map(
+            lambda p: tracked(start, p.name, p.uri, p.users, workdir, algorithm=p.algorithm),
+            plans,
         )
-    login_service, login_seed = services[0]  # SQLite, small
-    ping, hash_alone = start_baselines(workdir, login_seed["password_hash"])
-    servers.extend([ping, hash_alone])
-    scenarios = login_scenarios(login_service, login_seed, ping, hash_alone, *jwt_ext.result())
-    for plan, (server, seed) in zip(plans, services, strict=True):
-        scenarios.append(users_scenario(plan.database, plan.size, plan.users, server, seed))
+
+    service = "service" in profile.groups
+    tokens_only = profile.groups == ("tokens",)
+    user_plans = []
+    if service or tokens_only:
+        user_plans = token_plans(profile, workdir, cluster, tokens_only)
+    subject_plans = []
+    if "subjects" in profile.groups:
+        subject_plans = service_plans(profile, workdir, cluster, "subjects")
+    # Seeding waits on imports, hashing and disks: all databases at once.
+    with ThreadPoolExecutor(len(user_plans) + len(subject_plans) + 1) as pool:
+        jwt_ext = user_plans and pool.submit(tracked, start_jwt_ext, profile.small_users, workdir)
+        users = list(started(start_service, user_plans))
+        subjects = list(started(start_subjects_service, subject_plans))
+    scenarios = []
+    if user_plans:
+        login_service, login_seed = users[0]  # SQLite, small, the default algorithm
+        ping, hash_alone = start_baselines(workdir, login_seed["password_hash"])
+        servers.extend([ping, hash_alone])
+        by_algorithm = {
+            plan.algorithm: service
+            for plan, service in zip(user_plans, users, strict=True)
+            if (plan.database, plan.size) == ("SQLite", "small")
+        }
+        scenarios = me_scenarios(ping, *jwt_ext.result(), by_algorithm)
+    if service:
+        scenarios += login_scenarios(login_service, login_seed, hash_alone)
+        for plan, (server, seed) in zip(user_plans, users, strict=True):
+            if plan.algorithm == DEFAULT_ALGORITHM:
+                scenarios.append(users_scenario(plan.database, plan.size, plan.users, server, seed))
+    for plan, (server, seed) in zip(subject_plans, subjects, strict=True):
+        scenarios += subjects_scenarios(plan.database, plan.size, plan.users, server, seed)
     for server in servers:
         server.wait_until_ready()
     return scenarios
@@ -192,9 +269,10 @@ def stopping(servers):
 
 def benchmark(profile):
     """Everything between start and report; returns what the report needs."""
+    tokens_only = profile.groups == ("tokens",)  # SQLite only: no PostgreSQL to start
     with (
         tempfile.TemporaryDirectory(prefix="idm-bench-") as tmp,
-        postgres_or_none() as cluster,
+        contextlib.nullcontext() if tokens_only else postgres_or_none() as cluster,
         stopping([]) as servers,
     ):
         started = time.monotonic()
@@ -205,8 +283,8 @@ def benchmark(profile):
         )
         results = run_rounds(scenarios, profile)
         memory = {server.name: server.worker_memory_mib() for server in servers}
-    login = next(scenario for scenario in scenarios if scenario.key == "auth")
-    return scenarios, results, memory, in_process_hash_rate(login)
+    login = next((scenario for scenario in scenarios if scenario.key == "auth"), None)
+    return scenarios, results, memory, login and in_process_hash_rate(login)
 
 
 def main(argv=None):
@@ -218,11 +296,15 @@ def main(argv=None):
     print(report.machine_description(profile), flush=True)
     scenarios, results, memory, hash_rate = benchmark(profile)
     print(report.render(scenarios, results, memory, profile))
-    print(report.hash_rate_note(hash_rate))
-    samples = iforgot.QUICK_SAMPLES if args.quick else iforgot.SAMPLES
-    with tempfile.TemporaryDirectory(prefix="idm-bench-iforgot-") as tmp:
-        users = 50 if args.quick else iforgot.USERS
-        print(iforgot.report_line(iforgot.run(Path(tmp), samples, users)))
+    if hash_rate is not None:
+        print(report.hash_rate_note(hash_rate))
+    if "subjects" in profile.groups:
+        print(report.import_note(scenarios))
+    if "service" in profile.groups:
+        samples = iforgot.QUICK_SAMPLES if args.quick else iforgot.SAMPLES
+        with tempfile.TemporaryDirectory(prefix="idm-bench-iforgot-") as tmp:
+            users = 50 if args.quick else iforgot.USERS
+            print(iforgot.report_line(iforgot.run(Path(tmp), samples, users)))
     print(f"\nfinished in {time.monotonic() - started:.0f} s; {report.load_average()}")
     if args.json:
         raw = {key: [asdict(result) for result in runs] for key, runs in results.items()}

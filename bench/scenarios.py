@@ -43,23 +43,42 @@ def run_json(command, env):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def service_settings(path, database_uri):
+# How /user/me is measured with each way of signing: IDM_JWT_ALGORITHM and what it needs.
+ALGORITHMS = {
+    "RS256": "",  # the default
+    "ES256": "IDM_JWT_ALGORITHM = 'ES256'\n",
+    "EdDSA": "IDM_JWT_ALGORITHM = 'EdDSA'\n",
+    "HS256": "IDM_JWT_ALGORITHM = 'HS256'\nIDM_JWT_HMAC_SECRET = {secret!r}\n",
+}
+DEFAULT_ALGORITHM = "RS256"
+
+
+def service_settings(path, database_uri, algorithm=DEFAULT_ALGORITHM):
     path.write_text(
         f"SECRET_KEY = {secrets.token_hex(32)!r}\n"
         f"SQLALCHEMY_DATABASE_URI = {database_uri!r}\n"
         "IDM_PUBLIC_URL = 'https://idm.example.org'\n"
         "# The run must not outlive its tokens (the default is 15 minutes).\n"
         "IDM_ACCESS_TOKEN_LIFETIME = 3600\n"
+        + ALGORITHMS[algorithm].format(secret=secrets.token_urlsafe(48))
     )
     return path
 
 
-def start_service(name, database_uri, users, workdir, extra_env=None):
+def start_service(name, database_uri, users, workdir, extra_env=None, algorithm=DEFAULT_ALGORITHM):
     """Seed a database with *users* users, then serve it; returns (server, seed)."""
-    settings = service_settings(workdir / f"{name}.settings.py", database_uri)
+    settings = service_settings(workdir / f"{name}.settings.py", database_uri, algorithm)
     env = {"IDM_SETTINGS": str(settings)}
     seed = run_json([sys.executable, "-m", "bench.seed", str(users)], env)
     return Server(name, "app:app", env | (extra_env or {}), workdir), seed
+
+
+def start_subjects_service(name, database_uri, subjects, workdir, algorithm=DEFAULT_ALGORITHM):
+    """Seed a database with *subjects* subjects through the CSV import, then serve it."""
+    settings = service_settings(workdir / f"{name}.settings.py", database_uri, algorithm)
+    env = {"IDM_SETTINGS": str(settings)}
+    seed = run_json([sys.executable, "-m", "bench.seed_subjects", str(subjects)], env)
+    return Server(name, "app:app", env, workdir), seed
 
 
 def start_jwt_ext(users, workdir):
@@ -82,13 +101,24 @@ def bearer(token):
     return (f"Authorization: Bearer {token}",)
 
 
-def login_scenarios(service, seed, ping, hash_alone, jwt_ext, jwt_ext_token):
-    """/user/me against its baselines, and POST /auth against the hash alone."""
-    login_body = json.dumps(seed["login"])
-    return [
+def me_scenarios(ping, jwt_ext, jwt_ext_token, services):
+    """/user/me with each algorithm (*services*: {algorithm: (server, seed)}) and its baselines."""
+    scenarios = [
         Scenario("ping", "bare Flask GET /ping", ping, "/ping"),
         Scenario("jwt_ext_me", "Flask-JWT-Extended GET /me", jwt_ext, "/me", bearer(jwt_ext_token)),
-        Scenario("me", "service GET /user/me", service, "/user/me", bearer(seed["admin_token"])),
+    ]
+    for algorithm, (server, seed) in services.items():
+        key = "me" if algorithm == DEFAULT_ALGORITHM else f"me_{algorithm}"
+        label = f"service GET /user/me {algorithm}"
+        label += " (default)" if algorithm == DEFAULT_ALGORITHM else ""
+        scenarios.append(Scenario(key, label, server, "/user/me", bearer(seed["admin_token"])))
+    return scenarios
+
+
+def login_scenarios(service, seed, hash_alone):
+    """POST /auth against the hash alone."""
+    login_body = json.dumps(seed["login"])
+    return [
         Scenario("hash", "hash alone POST /hash", hash_alone, "/hash", body=login_body),
         Scenario(
             "auth",
@@ -128,3 +158,35 @@ def check_answer(scenario):
         raise RuntimeError(
             f"{scenario.label}: {error.code} from {scenario.url}: {answer}"
         ) from None
+
+
+# GET /subject as the study's frontend asks for it: by name (its list) and by
+# changed, newest first (its "recent subjects"); the first page, the last, and
+# at the larger size the middle, which is the farthest any page is from an end.
+SUBJECT_ORDERS = {"name": "ordercol=name&orderdir=asc", "changed": "ordercol=changed&orderdir=desc"}
+
+
+def subject_pages(subjects, size):
+    pages = {"first": 0, "last": max(0, subjects - PER_PAGE)}
+    if size == "large":
+        pages["middle"] = subjects // 2 - PER_PAGE // 2
+    return pages
+
+
+def subjects_scenarios(database, size, subjects, server, seed):
+    scenarios = []
+    for order, query in SUBJECT_ORDERS.items():
+        for page, offset in subject_pages(subjects, size).items():
+            if page == "middle" and order != "name":
+                continue
+            scenarios.append(
+                Scenario(
+                    f"subjects_{database}_{size}_{order}_{page}",
+                    f"service GET /subject {order} {page} {database} {subjects:,}",
+                    server,
+                    f"/subject?{query}&perpage={PER_PAGE}&offset={offset}",
+                    bearer(seed["admin_token"]),
+                    extra={"database": database, "import_seconds": seed["import_seconds"]},
+                )
+            )
+    return scenarios

@@ -35,13 +35,16 @@ timeout = 30
 # stopwaitsecs and systemd's TimeoutStopSec are longer still.
 graceful_timeout = 30
 
-# Recycle workers now and then, so slow memory growth can never add up. Not
-# too often: starting a worker (imports and create_app) costs about 0.5 s of
-# CPU, which at 1,000 requests would be a quarter of a busy worker's time.
-# At 50,000 it is under 1 %; at the service's usual rates a worker lives for
-# days (docs/performance.md measured no growth over about 190,000 requests).
-max_requests = env_int("IDM_MAX_REQUESTS", 50_000)
-max_requests_jitter = 5_000
+# Recycle a worker after this many requests, as a guard against memory growth
+# in a path nobody measured. Measured (make bench-lifetime, docs/performance.md):
+# a worker's RSS stays flat, +0.2 MiB over 655,000 requests of GET /user/me
+# and failed POST /auth with recycling off, so the guard can be rare. At
+# 1,000,000, under the benchmark's full load (about 1,350 requests/s over two
+# workers) each worker is replaced about every 25 minutes, a start costing
+# about 0.5 s of CPU (0.03 %); at ordinary rates it lives for weeks.
+# IDM_MAX_REQUESTS=0 turns the guard off.
+max_requests = env_int("IDM_MAX_REQUESTS", 1_000_000)
+max_requests_jitter = 100_000
 
 # The longest request line (method, path and query string) gunicorn takes:
 # its maximum, because Nginx in front passes lines up to 8 KiB (its

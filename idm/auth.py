@@ -77,17 +77,25 @@ def bearer_token():
 
 
 def authenticate_request():
-    """Set ``g.user`` (a Caller) and ``g.claims`` from a valid token or raise 401.
+    """Set ``g.user`` (a Caller) and ``g.claims`` from a valid token or raise 401."""
+    token = bearer_token()
+    if token is None:
+        raise AuthenticationRequired("authentication required: send Authorization: Bearer <token>")
+    user, claims = token_holder(token)
+    g.user, g.claims = user, claims
+    return user
+
+
+def token_holder(token):
+    """``(Caller, claims)`` of a token that is good right now, or 401 saying why.
 
     The token's signature is checked first, then ONE query (primary keys
     only) reads the user and says whether the token was logged out; the row
     tells whether the token predates the user's last password change or
     logout of all tokens. Admin rights come from that row, never the token.
-    Nothing is cached between requests, so every worker sees every change.
+    Nothing about users is cached between requests, so every worker sees
+    every change. (POST /auth/introspect asks the same question for others.)
     """
-    token = bearer_token()
-    if token is None:
-        raise AuthenticationRequired("authentication required: send Authorization: Bearer <token>")
     try:
         claims = decode_access_token(token)
     except InvalidToken as error:
@@ -104,8 +112,7 @@ def authenticate_request():
     valid_after = user.tokens_valid_after
     if valid_after is not None and claims["iat"] < valid_after.timestamp():
         raise AuthenticationRequired("token was revoked", token_sent=True)
-    g.user, g.claims = user, claims
-    return user
+    return user, claims
 
 
 def login_required(view):

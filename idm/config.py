@@ -4,10 +4,13 @@ Also the checks that refuse an unsafe configuration at start-up, and the one
 answer to "is this development?".
 """
 
+import logging
 import os
 import re
 
 from flask import Config
+
+log = logging.getLogger(__name__)
 
 # The project root holds defaults.py, settings.py, templates/, static/ and migrations/.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -98,7 +101,7 @@ def secret_key_weakness(key):
 
 
 def check_config(app):
-    from .tokens import HMAC_ALGORITHMS
+    from .link_tokens import setting_problems
 
     public_url = app.config["IDM_PUBLIC_URL"]
     if public_url and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", public_url):
@@ -108,10 +111,12 @@ def check_config(app):
     log_format = app.config["IDM_LOG_FORMAT"]
     if log_format not in ("text", "json"):
         raise ConfigError(f"IDM_LOG_FORMAT must be text or json, not {log_format!r}")
-    algorithm = app.config["IDM_JWT_ALGORITHM"]
-    if algorithm not in HMAC_ALGORITHMS:
-        choices = ", ".join(HMAC_ALGORITHMS)
-        raise ConfigError(f"IDM_JWT_ALGORITHM must be one of {choices}, not {algorithm!r}")
+    check_token_settings(app)
+    fatal, warnings = setting_problems(app.config, is_development(app))
+    if fatal:
+        raise ConfigError("refusing to start: " + fatal[0])
+    for warning in warnings:
+        log.warning("%s", warning)
     if is_development(app):
         return
     weakness = secret_key_weakness(app.config["SECRET_KEY"])
@@ -126,3 +131,53 @@ def check_config(app):
             "refusing to start: set IDM_PUBLIC_URL (e.g. https://idm.example.org), "
             "the address reset links point to"
         )
+
+
+INTROSPECTION_SECRET = re.compile(r"sha256:[0-9a-f]{64}")
+KEY_SECONDS = ("IDM_KEY_PUBLISH_AHEAD", "IDM_KEY_ROTATION_DAYS", "IDM_KEY_CACHE_SECONDS")
+
+
+def check_token_settings(app):
+    """The algorithm, its secret when it is HMAC, the key schedule, the introspection clients."""
+    from .keys import HMAC_ALGORITHMS, KEY_PAIR_ALGORITHMS
+
+    config = app.config
+    algorithm = config["IDM_JWT_ALGORITHM"]
+    if algorithm not in KEY_PAIR_ALGORITHMS + HMAC_ALGORITHMS:
+        choices = ", ".join(KEY_PAIR_ALGORITHMS + HMAC_ALGORITHMS)
+        raise ConfigError(f"IDM_JWT_ALGORITHM must be one of {choices}, not {algorithm!r}")
+    secret = config["IDM_JWT_HMAC_SECRET"]
+    if algorithm in HMAC_ALGORITHMS and not secret:
+        raise ConfigError(
+            f"IDM_JWT_ALGORITHM {algorithm} signs with IDM_JWT_HMAC_SECRET, which is not set;"
+            f" make one with: {SECRET_KEY_RECIPE} (or use RS256, the default)"
+        )
+    if secret:
+        if not isinstance(secret, str) or secret == config["SECRET_KEY"]:
+            raise ConfigError("IDM_JWT_HMAC_SECRET must be a text of its own, never SECRET_KEY")
+        weakness = None if is_development(app) else secret_key_weakness(secret)
+        if weakness:
+            raise ConfigError(
+                f"refusing to start: IDM_JWT_HMAC_SECRET is {weakness}; make one with:"
+                f" {SECRET_KEY_RECIPE}"
+            )
+    for name in KEY_SECONDS:
+        value = config[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{name} must be a whole number, 0 or more, not {value!r}")
+    check_introspection_clients(config["IDM_INTROSPECTION_CLIENTS"])
+
+
+def check_introspection_clients(clients):
+    if not isinstance(clients, dict):
+        raise ConfigError("IDM_INTROSPECTION_CLIENTS must be a dict {client id: secret hash}")
+    for client_id, digest in clients.items():
+        if not isinstance(client_id, str) or not client_id or ":" in client_id:
+            raise ConfigError(
+                f"IDM_INTROSPECTION_CLIENTS: {client_id!r} is no client id (text without ':')"
+            )
+        if not isinstance(digest, str) or not INTROSPECTION_SECRET.fullmatch(digest):
+            raise ConfigError(
+                f"IDM_INTROSPECTION_CLIENTS[{client_id!r}] must be 'sha256:<64 hex digits>',"
+                " as `flask --app app keys client-secret` prints it, never the secret itself"
+            )

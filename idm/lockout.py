@@ -80,6 +80,15 @@ def locked_user_ids(users):
     }
 
 
+def account_state(user):
+    """``(failures, seconds)``: the failed logins of *user*'s account within
+    IDM_LOGIN_WINDOW, and how long it must still wait (0: it may log in now)."""
+    config = current_app.config
+    key = account_key(user.username)
+    failures, newest = throttle.summary(ACCOUNT, key, config["IDM_LOGIN_WINDOW"])
+    return failures, seconds_to_wait(failures, newest, config["IDM_LOGIN_ACCOUNT_THRESHOLD"])
+
+
 def login_waits(username):
     config = current_app.config
     return {

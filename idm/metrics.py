@@ -83,17 +83,25 @@ class DatabaseFigures:
     """Read at scrape time from the shared database: the same on every worker and host."""
 
     def collect(self):
-        from .models import OutboxMessage, db
+        from .mail import outbox
+        from .models import Subject, db
+        from .study.state import STATUSES, status
 
-        unsent = select(func.count(), func.min(OutboxMessage.created)).where(
-            OutboxMessage.sent_at.is_(None)
-        )
-        depth, oldest = db.session.execute(unsent).one()
+        depth, oldest = outbox.waiting()
         yield GaugeMetricFamily("idm_outbox_depth", "Emails waiting to be sent.", value=depth)
         age = (clock.now() - oldest).total_seconds() if oldest is not None else 0
         yield GaugeMetricFamily(
             "idm_outbox_oldest_age_seconds", "Age of the oldest email still waiting.", value=age
         )
+        # One GROUP BY over the status's one definition (idm/study/state.py).
+        by_status = select(status, func.count()).select_from(Subject).group_by(status)
+        counts = dict(db.session.execute(by_status).all())
+        subjects = GaugeMetricFamily(
+            "idm_subjects", "Study subjects, by the latest stage reached.", labels=["status"]
+        )
+        for name in STATUSES:
+            subjects.add_metric([name], counts.get(name, 0))
+        yield subjects
         db.session.rollback()
 
 

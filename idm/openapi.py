@@ -4,9 +4,9 @@ The file is the one description, written by hand and held to the app by
 tests (tests/test_openapi.py: every JSON route described, no other; the
 document valid; every JSON answer of the test suite checked against it).
 What the code or the settings decide is filled in here, not written twice:
-the audit actions, the largest page sizes and the password lengths of this deployment
-(``x-maximum-setting`` and friends), the server's address, and the statuses that any
-operation may answer (``COMMON_RESPONSES``).
+the audit actions and outcomes, the largest page sizes and the password lengths of
+this deployment (``x-maximum-setting`` and friends), the server's address, and the
+statuses that any operation may answer (``COMMON_RESPONSES``).
 """
 
 import copy
@@ -30,6 +30,7 @@ def document(server_url):
     doc = copy.deepcopy(written())
     doc["servers"] = [{"url": server_url}]
     doc["components"]["schemas"]["AuditAction"]["enum"] = sorted(audit.ACTIONS)
+    doc["components"]["schemas"]["AuditOutcome"]["enum"] = sorted(audit.OUTCOMES)
     fill_settings(doc, current_app.config)
     add_common_responses(doc)
     return doc

@@ -4,8 +4,13 @@ Every view parses its input with these helpers, so a rule (no NUL
 characters, bounded numbers, unknown fields refused) holds everywhere.
 """
 
+import re
+from datetime import date
+
 from flask import current_app, request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+
+from . import audit
 
 # The largest offset or page number any list accepts: far beyond any real
 # list, and small enough for every database's integer (PostgreSQL bigint,
@@ -14,6 +19,8 @@ MAX_OFFSET = 2**31 - 1
 # The last page an HTML list offers: far beyond any real list, and at the
 # largest page size still an offset below MAX_OFFSET.
 MAX_PAGE = 1_000_000
+# A day as <input type="date"> sends it; ASCII digits only.
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 FLAGS = {"1": True, "true": True, "0": False, "false": False}
 MAX_TEXT_ARG = 254  # an email address at most (RFC 5321)
 
@@ -136,10 +143,40 @@ def flag_arg(name):
     return FLAGS[value]
 
 
+def date_arg(name):
+    """A day (``2026-12-04``) from the query string, or None when empty or absent."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        if DAY.fullmatch(raw):
+            return date.fromisoformat(raw)
+    except ValueError:
+        pass  # 2026-02-30, or year 0
+    raise BadRequest(f"{name} must be a date as YYYY-MM-DD, like 2026-12-04")
+
+
+def audit_filters():
+    """The audit log's filters from the query string, read alike by GET /audit and its page."""
+    return audit.filters(
+        user=text_arg("user"),
+        action=text_arg("action"),
+        outcome=text_arg("outcome"),
+        since=date_arg("since"),
+        until=date_arg("until"),
+        subject=text_arg("subject"),
+    )
+
+
 def page_arg(perpage):
     """The ``page`` of an HTML list (1, 2, …) as an offset into it."""
     page = int_arg("page", 1, minimum=1, maximum=MAX_PAGE)
     return page, (page - 1) * perpage
+
+
+def page_count(total, perpage):
+    """How many pages of *perpage* an HTML list of *total* rows has; an empty one is page 1 of 1."""
+    return max(1, -(-total // perpage))
 
 
 def prefers_html():

@@ -256,4 +256,4 @@ def describe_seconds(seconds):
         if seconds >= size and seconds % size == 0:
             count = seconds // size
             return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds} seconds"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete, update
 
-from . import clock, metrics
+from . import clock, metrics, page_sessions
 from .models import RevokedToken, User, db
 
 
@@ -29,7 +29,8 @@ def revoke_token(claims):
 
 
 def revoke_all_tokens(user):
-    """Every token issued to *user* until now is refused from now on.
+    """Every token issued to *user* until now is refused from now on, and every
+    page session of the user ends: "log out everywhere".
 
     *user* is a User or auth.Caller: an UPDATE by id serves both, and also
     updates a User that the session holds.
@@ -37,6 +38,7 @@ def revoke_all_tokens(user):
     metrics.TOKENS.labels("revoked_all").inc()
     statement = update(User).where(User.id == user.id).values(tokens_valid_after=clock.now())
     db.session.execute(statement)
+    page_sessions.end_all(user.id, page_sessions.SIGNED_OUT_EVERYWHERE)
 
 
 def prune_revoked_tokens():

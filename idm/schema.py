@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .config import ROOT
 from .models import User, db
+from .models.search_index import IGNORED_INDEXES
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,21 @@ def init_app(app):
 
         # compare_type: autogenerate notices changed column types, not only new columns.
         # render_as_batch: ALTERs work on SQLite too (copy-and-move of the table).
-        Migrate(app, db, directory=MIGRATIONS, compare_type=True, render_as_batch=True)
+        # include_object: indexes that exist only where the database allows
+        # them (pg_trgm) are no difference between models and migrations.
+        Migrate(
+            app,
+            db,
+            directory=MIGRATIONS,
+            compare_type=True,
+            render_as_batch=True,
+            include_object=include_object,
+        )
+
+
+def include_object(_object, name, type_, _reflected, _compare_to):
+    """Whether Alembic's autogenerate compares this object (optional indexes: no)."""
+    return not (type_ == "index" and name in IGNORED_INDEXES)
 
 
 def expected_revisions():

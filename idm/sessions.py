@@ -1,27 +1,32 @@
-"""Who is signed in to the admin pages: a Flask session cookie, checked per request.
+"""Who is signed in to the pages: the browser's cookie -> a session row -> ``g.user``.
 
-The cookie is signed with SECRET_KEY but readable by whoever holds it, so it
-carries only the admin's id, the sign-in time and a keyed stamp of the
-account's credentials. On every admin request the account is read from the
-database and the session ends when
+Flask's session cookie (signed with SECRET_KEY) carries the CSRF token,
+flashed messages and, once signed in, the random secret of a session kept
+in the database (idm/page_sessions.py says why and when it ends). Every
+page view that needs a signed-in user reads that row, so signing out,
+a password change, a demotion or a deletion holds on every worker and host
+at the next click.
 
-* the account was deleted or is no longer an admin,
-* its password changed or its tokens were revoked (the stamp differs), or
-* PERMANENT_SESSION_LIFETIME has passed since sign-in (an absolute bound:
-  clicking around does not extend it).
+Every user may sign in; what they may open is decided per page view from
+the account's row: ``session_required`` for anyone signed in,
+``admin_session_required`` for admins (a 403 page for everyone else, who
+is signed in but may not).
 """
 
 import functools
-import hashlib
-import hmac
 
-from flask import current_app, flash, g, has_request_context, redirect, request, session, url_for
+from flask import flash, g, has_request_context, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import Forbidden
 
-from . import clock, users
+from . import page_sessions, users
 from .auth import ADMIN_REQUIRED
-from .models import User, db
+
+# The key in Flask's session that holds the session row's secret.
+SECRET = "session_secret"
+# The key that holds the page a signed-out browser asked for, to return to it.
+WANTED = "wanted_page"
+MAX_WANTED = 1000
 
 
 class SessionInterface(SecureCookieSessionInterface):
@@ -35,25 +40,13 @@ class SessionInterface(SecureCookieSessionInterface):
         return super().get_cookie_secure(app) or over_https
 
     def open_session(self, app, request):
-        # Only admin pages send the cookie; the JSON API, called on every
+        # Only pages send the cookie; the JSON API, called on every
         # request, never does. Without a cookie there is nothing to verify,
         # so skip building the signing serializer (3 % of a GET /user/me).
         # Without SECRET_KEY Flask's own answer (no session at all) stands.
         if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
             return self.session_class()
         return super().open_session(app, request)
-
-
-def credentials_stamp(user):
-    """Changes whenever the password or the token cut-off of *user* changes.
-
-    Keyed with SECRET_KEY because the cookie is readable: the stamp must tell
-    its holder nothing about the password hash.
-    """
-    cutoff = user.tokens_valid_after.isoformat() if user.tokens_valid_after else ""
-    material = "\x00".join(["idm-admin-session", user.id, user.password_hash, cutoff])
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, material.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def sign_in(username, password):
@@ -67,66 +60,88 @@ def sign_in(username, password):
     user = users.authenticate(username, password)
     if user is None:
         raise Forbidden(users.BAD_CREDENTIALS)
-    if not user.admin:
-        raise Forbidden(ADMIN_REQUIRED)
     start_session(user)
     return user
 
 
 def start_session(user):
-    # A fresh session: nothing from before sign-in (a planted value) survives.
+    """A new session for *user* in this browser; whatever was in the cookie goes."""
+    secret = page_sessions.start(user)
+    # A fresh cookie: nothing from before sign-in (a planted value) survives.
     session.clear()
-    session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME, not with the browser
-    session["admin_id"] = user.id
-    session["admin_stamp"] = credentials_stamp(user)
-    session["admin_since"] = clock.now().timestamp()
+    session.permanent = True  # the cookie expires with PERMANENT_SESSION_LIFETIME
+    session[SECRET] = secret
 
 
 def end_session():
+    """Sign this browser out: its session row goes, so every copy of the cookie dies."""
+    secret = session.get(SECRET)
+    if isinstance(secret, str):
+        page_sessions.end(secret)
     session.clear()
 
 
-def session_problem(user):
-    """Why the current session no longer holds for *user*, or None when it does."""
-    if user is None:
-        return "your account was deleted"
-    if not user.admin:
-        return "you are no longer an admin"
-    if not hmac.compare_digest(session.get("admin_stamp", ""), credentials_stamp(user)):
-        return "your password was changed"
-    lifetime = current_app.permanent_session_lifetime.total_seconds()
-    if clock.now().timestamp() - session.get("admin_since", 0) > lifetime:
-        return "your session expired"
-    return None
+def current_user():
+    """The signed-in user of this browser, or None; says why a session ended.
 
-
-def current_admin():
-    """The signed-in admin, checked against the database; None if there is none.
-
-    Ends a session that no longer holds and flashes why.
+    A session that ended (signed out elsewhere, expired, idle, or ended by a
+    password change, demotion, deletion or an admin) is forgotten by the
+    cookie too, with a flashed message.
     """
-    admin_id = session.get("admin_id")
-    if not isinstance(admin_id, str):
+    secret = session.get(SECRET)
+    if not isinstance(secret, str):
         return None
-    user = db.session.get(User, admin_id)
-    problem = session_problem(user)
-    if problem is not None:
-        end_session()
+    user, problem = page_sessions.find(secret)
+    if user is None:
+        session.clear()
         flash(f"Signed out: {problem}. Sign in again.", "error")
-        return None
     return user
 
 
-def admin_session_required(view):
-    """Pages for signed-in admins; everyone else goes to the sign-in page."""
+def session_required(view):
+    """Pages for anyone signed in; a browser without a session goes to the sign-in page,
+    which brings it back here afterwards (``wanted_page``)."""
 
     @functools.wraps(view)
     def wrapped(**kwargs):
-        admin = current_admin()
-        if admin is None:
-            return redirect(url_for("admin.login"))
+        user = current_user()
+        if user is None:
+            wanted = request.full_path.rstrip("?")
+            # A page to return to, not a form's target; and never so long
+            # that the cookie (4 kB at most) would be refused.
+            if request.method == "GET" and len(wanted) <= MAX_WANTED:
+                session[WANTED] = wanted
+            return redirect(url_for("account.login"))
         # g.user is who acts, as for the JSON API (audit.record reads it).
-        g.user = g.admin = admin
+        g.user = user
         return view(**kwargs)
 
     return wrapped
+
+
+def admin_session_required(view):
+    """Pages for admins. Read from the account's row at each view, so rights
+    granted or revoked hold at the next click; anyone else signed in gets a
+    403 page (a redirect to sign-in would loop: they are signed in)."""
+
+    @session_required
+    @functools.wraps(view)
+    def wrapped(**kwargs):
+        if not g.user.admin:
+            raise Forbidden(ADMIN_REQUIRED)
+        return view(**kwargs)
+
+    return wrapped
+
+
+def wanted_page():
+    """The path a signed-out browser asked for before signing in, or None.
+
+    Only a path of this site, recorded by ``session_required`` from a page
+    route it served, so it cannot send the browser to another site; checked
+    again all the same (``//host`` and ``/\\host`` are other sites to a browser).
+    """
+    path = session.get(WANTED)
+    if isinstance(path, str) and path.startswith("/") and path[1:2] not in ("/", "\\"):
+        return request.script_root + path
+    return None

@@ -1,60 +1,121 @@
-"""Access tokens: short-lived JWTs signed with the app's SECRET_KEY.
+"""Access tokens: short-lived JWTs, signed and verified with PyJWT.
 
-The service both signs and verifies its tokens with one shared key, so it
-needs one corner of JOSE: the compact form of a JWS with an HMAC algorithm
-(RFC 7515, 7518 3.2, 7519). That corner is written out here, in a few lines
-that read against the RFCs, rather than taken from a general JWT library:
-verifying a token is on every authenticated request, and PyJWT spent 60 us
-of it on options and algorithms the service never uses (docs/performance.md).
-tests/test_tokens.py holds this module to PyJWT's answers, both ways.
+Which key signs and which keys verify is idm/keys.py's and idm/keyring.py's
+business; this module makes and reads the tokens.
 
 Why this is safe:
 
-* The algorithm is pinned to the configured one (``IDM_JWT_ALGORITHM``): a
-  header that says ``alg: none``, another HMAC, or RSA is refused before the
-  signature is looked at; the key and algorithm never come from the token.
-* The signature is compared in constant time, and the claims are only read
-  after it matched. A header with ``crit`` (extensions that the receiver
-  must understand) is refused: this service understands none.
-* The parser is strict: exactly three segments of unpadded, canonical
-  base64url; JSON objects only; no NaN or Infinity; at most 4 KiB.
-* ``iss``, ``aud``, ``sub``, ``iat``, ``exp`` and ``jti`` are all required,
-  and ``iss``/``aud`` must match, so a JWT minted for another service that
-  shares the key is refused.
-* Times are checked against ``clock.now()``, so tests can move the clock;
-  ``iat`` keeps microseconds so that a password change and a token issued in
-  the same second are ordered correctly (see ``User.tokens_valid_after``).
-* A valid signature only proves who issued the token. Whether its user still
-  exists, is still an admin, and has not changed password or logged the
-  token out since is decided in idm/auth.py against the database, per request.
+* The key comes from the token's ``kid`` header, never the algorithm: each
+  key verifies with its own algorithm only (a key pair with exactly its
+  one, an HMAC secret with HMAC), so ``alg: none``, an HMAC token made
+  with a public key, or any algorithm the key was not made for is refused
+  before the signature is looked at. A retired key verifies nothing.
+* Before PyJWT sees it the token must be at most 4 KiB, three segments of
+  unpadded base64url, and its header and payload JSON objects in UTF-8,
+  without duplicate names (which a parser elsewhere could read the other
+  way), NaN or Infinity. A ``crit`` header is refused: this service
+  understands no extension. PyJWT then checks the signature, in constant
+  time, and that ``iss`` and ``aud`` are ours, so a JWT minted for another
+  service that shares a key is refused.
+* ``iss``, ``aud``, ``sub``, ``iat``, ``exp`` and ``jti`` are required. The
+  times (and ``nbf``, ``auth_time`` when present) must be numbers between
+  1970 and 9999, so an absurd one is a 401, never an overflow later on;
+  they are checked against ``clock.now()`` (tests move the clock). ``iat``
+  keeps microseconds, so that a password change and a token issued in the
+  same second are ordered correctly (``User.tokens_valid_after``).
+* A valid signature only proves who issued the token. Whether its user
+  still exists, is still an admin, and has not changed password or logged
+  the token out since is decided in idm/auth.py against the database.
 """
 
 import base64
 import binascii
-import hashlib
-import hmac
 import json
 import re
 import uuid
 
+import jwt
 from flask import current_app
+from jwt.utils import base64url_decode, base64url_encode
 
-from . import clock, metrics
+from . import clock, keyring, metrics
+from .keys import HMAC_ALGORITHMS, KEY_PAIR_ALGORITHMS
 
-# The algorithms IDM_JWT_ALGORITHM may name; check_config refuses others.
-HMAC_ALGORITHMS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+ALGORITHMS = (*KEY_PAIR_ALGORITHMS, *HMAC_ALGORITHMS)
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "exp", "jti"]
-# Tolerated clock difference between hosts sharing the key, in seconds, for
-# iat only: an expired token is expired, whatever the host.
+TIME_CLAIMS = ("exp", "iat", "nbf", "auth_time")
+# Tolerated clock difference between hosts, in seconds, for iat and nbf
+# only: an expired token is expired, whatever the host.
 LEEWAY = 30
-# Ours are about 350 characters; anything far longer is not one of ours.
+# 9999-12-31T23:59:59Z: the last second a datetime holds.
+LATEST_TIME = 253402300799
+# Ours are 32 hex digits; a logout stores them in a column of this size.
+MAX_JTI_LENGTH = 64
+# Ours are about 650 characters (RS256); anything far longer is not one of ours.
 MAX_TOKEN_LENGTH = 4096
 # The signature may be empty, so that an "alg: none" token is told why it fails.
 COMPACT_FORM = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)")
+SEGMENT = re.compile(rb"[A-Za-z0-9_-]*")
+# What PyJWT's refusals mean, in the words the API answers with.
+REASONS = [
+    (jwt.InvalidSignatureError, "token signature is invalid"),
+    (jwt.InvalidAlgorithmError, "token is signed with an algorithm this service does not accept"),
+    (jwt.InvalidIssuerError, "token is from another issuer"),
+    (jwt.InvalidAudienceError, "token is for another audience"),
+    (jwt.exceptions.InvalidSubjectError, "token claim sub must be a string"),
+    (jwt.exceptions.InvalidJTIError, "token claim jti must be a string"),
+]
 
 
 class InvalidToken(Exception):
     """The token cannot be trusted; the message says why (safe to show)."""
+
+
+class StrictJWS(jwt.PyJWS):
+    """PyJWS, reading each segment with one regular expression.
+
+    PyJWT checks the alphabet of a segment with a Python loop over every
+    character: half of its time on an RS256 token (342 characters of
+    signature), 20 us per request. This does the same checks (base64url
+    alphabet, canonical form) at C speed, and refuses padding, which the
+    service never writes (tests/test_tokens.py holds both to PyJWT's answers).
+    """
+
+    @staticmethod
+    def _decode_base64url_segment(segment, name):
+        if len(segment) % 4 == 1 or not SEGMENT.fullmatch(segment):
+            raise jwt.DecodeError(f"Invalid {name} padding")
+        decoded = base64url_decode(segment)
+        if base64url_encode(decoded) != segment:  # unused low bits set: another spelling
+            raise jwt.DecodeError(f"Invalid {name} padding")
+        return decoded
+
+
+class StrictJWT(jwt.PyJWT):
+    """PyJWT, reading the payload as strictly as ``strict_json`` reads the header."""
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        self._jws = StrictJWS(options=self._get_sig_options())
+
+    def _decode_payload(self, decoded):
+        # The documented way to change how PyJWT reads a payload.
+        try:
+            return strict_json(decoded["payload"])
+        except InvalidToken:
+            raise jwt.DecodeError("the payload is not a strict JSON object") from None
+
+
+# Times are checked by check_times against clock.now(); PyJWT would read the
+# system clock.
+DECODER = StrictJWT(
+    options={
+        "verify_exp": False,
+        "verify_iat": False,
+        "verify_nbf": False,
+        "require": REQUIRED_CLAIMS,
+    }
+)
 
 
 def issue_access_token(user, auth_time=None):
@@ -64,6 +125,7 @@ def issue_access_token(user, auth_time=None):
     token carries the original one forward.
     """
     config = current_app.config
+    signer = keyring.signing_key()
     now = clock.now().timestamp()
     lifetime = config["IDM_ACCESS_TOKEN_LIFETIME"]
     claims = {
@@ -75,7 +137,8 @@ def issue_access_token(user, auth_time=None):
         "jti": uuid.uuid4().hex,
         "auth_time": int(auth_time if auth_time is not None else now),
     }
-    return sign(claims, config["SECRET_KEY"], config["IDM_JWT_ALGORITHM"]), lifetime
+    token = jwt.encode(claims, signer.key, signer.algorithm, headers={"kid": signer.kid})
+    return token, lifetime
 
 
 def token_response(user, auth_time=None):
@@ -88,64 +151,70 @@ def token_response(user, auth_time=None):
 def decode_access_token(token):
     """Return the verified claims of *token* or raise ``InvalidToken``."""
     config = current_app.config
-    claims = verified_claims(token, config["SECRET_KEY"], config["IDM_JWT_ALGORITHM"])
-    for name in REQUIRED_CLAIMS:
-        if name not in claims:
-            raise InvalidToken(f"token lacks the {name} claim")
-    if claims["iss"] != config["IDM_JWT_ISSUER"]:
-        raise InvalidToken("token is from another issuer")
-    audience = claims["aud"]
-    # RFC 7519 4.1.3: one audience, or a list of them.
-    if audience != config["IDM_JWT_AUDIENCE"] and not (
-        isinstance(audience, list) and config["IDM_JWT_AUDIENCE"] in audience
-    ):
-        raise InvalidToken("token is for another audience")
-    for name in ("sub", "jti"):
-        if not isinstance(claims[name], str):
-            raise InvalidToken(f"token claim {name} must be a string")
+    header = checked_header(token)
+    algorithm = header.get("alg")
+    key = keyring.verifying_key(header.get("kid"))
+    if key is None:
+        raise InvalidToken("token is signed with a key this service does not know")
+    if algorithm not in key.algorithms:
+        raise InvalidToken("token is signed with an algorithm this service does not accept")
+    if key.retires_at is not None and clock.now().timestamp() >= key.retires_at:
+        raise InvalidToken("token is signed with a retired key")
+    try:
+        claims = DECODER.decode(
+            token,
+            key.key,
+            algorithms=[algorithm],
+            audience=config["IDM_JWT_AUDIENCE"],
+            issuer=config["IDM_JWT_ISSUER"],
+        )
+    except jwt.PyJWTError as error:
+        raise InvalidToken(reason(error)) from None
     check_times(claims)
+    if len(claims["jti"]) > MAX_JTI_LENGTH:  # a logout stores it: RevokedToken.jti
+        raise InvalidToken("token claim jti is too long")
+    if key.issued_before is not None and claims["iat"] >= key.issued_before:
+        # SECRET_KEY signs no token after the upgrade; one that says so is forged.
+        raise InvalidToken("token is signed with a retired key")
     return claims
 
 
-def sign(claims, key, algorithm):
-    """The compact JWS of *claims*: header.payload.signature."""
-    header = {"alg": algorithm, "typ": "JWT"}
-    signing_input = encode_segment(header) + b"." + encode_segment(claims)
-    signature = mac(key, algorithm, signing_input)
-    return (signing_input + b"." + base64url(signature)).decode("ascii")
+def reason(error):
+    if isinstance(error, jwt.MissingRequiredClaimError):
+        return f"token lacks the {error.claim} claim"
+    for kind, message in REASONS:
+        if isinstance(error, kind):
+            return message
+    return "token is malformed"
 
 
-def verified_claims(token, key, algorithm):
-    """The payload of *token* once its header and signature are right."""
+def checked_header(token):
+    """The header of *token* once its form is right, before any key is chosen."""
     match = COMPACT_FORM.fullmatch(token) if len(token) <= MAX_TOKEN_LENGTH else None
     if match is None:
         raise InvalidToken("token is malformed")
-    header_segment, payload_segment, signature_segment = match.groups()
-    header = decode_segment(header_segment)
-    if header.get("alg") != algorithm:
-        raise InvalidToken("token is signed with an algorithm this service does not accept")
-    if "crit" in header:
-        raise InvalidToken("token is malformed")
-    signing_input = f"{header_segment}.{payload_segment}".encode("ascii")
-    expected = mac(key, algorithm, signing_input)
-    if not hmac.compare_digest(expected, unbase64url(signature_segment)):
-        raise InvalidToken("token signature is invalid")
-    return decode_segment(payload_segment)
-
-
-def mac(key, algorithm, message):
-    key = key.encode() if isinstance(key, str) else key
-    return hmac.digest(key, message, HMAC_ALGORITHMS[algorithm])
-
-
-def encode_segment(data):
-    return base64url(json.dumps(data, separators=(",", ":")).encode())
-
-
-def decode_segment(segment):
-    """A JSON object from one base64url segment, or ``InvalidToken``."""
+    segment = match.group(1)
     try:
-        data = json.loads(unbase64url(segment), parse_constant=refuse_constant)
+        raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except binascii.Error:  # a length of 4n + 1
+        raise InvalidToken("token is malformed") from None
+    header = strict_json(raw)
+    kid = header.get("kid")
+    if "crit" in header or not (kid is None or isinstance(kid, str)):
+        raise InvalidToken("token is malformed")
+    if header.get("alg") not in ALGORITHMS:
+        raise InvalidToken("token is signed with an algorithm this service does not accept")
+    return header
+
+
+def strict_json(raw):
+    """The JSON object in the UTF-8 bytes *raw*, or ``InvalidToken``.
+
+    json.loads would guess UTF-16 or UTF-32 for bytes and let lone
+    surrogates through; the last of two equal names would win silently.
+    """
+    try:
+        data = JSON.decode(raw.decode("utf-8"))
     except (ValueError, RecursionError):  # bad UTF-8 and bad JSON are ValueErrors
         raise InvalidToken("token is malformed") from None
     if not isinstance(data, dict):
@@ -153,34 +222,34 @@ def decode_segment(segment):
     return data
 
 
+def unique_names(pairs):
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise ValueError("a name appears twice")
+    return data
+
+
 def refuse_constant(name):
     raise ValueError(f"{name} is not JSON")  # NaN, Infinity: Python's extension
 
 
-def base64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
-
-
-def unbase64url(segment):
-    """Bytes of a canonical, unpadded base64url segment (the pattern checked the alphabet)."""
-    try:
-        data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
-    except binascii.Error:  # a length of 4n + 1
-        raise InvalidToken("token is malformed") from None
-    # Unused low bits must be zero, or one token would have many spellings.
-    if base64url(data) != segment.encode("ascii"):
-        raise InvalidToken("token is malformed")
-    return data
+# Built once: json.loads with hooks builds a decoder per call.
+JSON = json.JSONDecoder(object_pairs_hook=unique_names, parse_constant=refuse_constant)
 
 
 def check_times(claims):
     now = clock.now().timestamp()
-    for name in ("iat", "exp"):
-        if not isinstance(claims[name], int | float) or isinstance(claims[name], bool):
+    for name in TIME_CLAIMS:
+        value = claims.get(name)
+        if value is None and name in ("nbf", "auth_time"):
+            continue
+        if not isinstance(value, int | float) or isinstance(value, bool):
             raise InvalidToken(f"token claim {name} must be a number")
+        if not 0 <= value <= LATEST_TIME:  # also 1e999, which JSON reads as infinity
+            raise InvalidToken(f"token claim {name} is out of range")
     if claims["exp"] <= now:
         raise InvalidToken("token has expired")
     if claims["iat"] > now + LEEWAY:
         raise InvalidToken("token is issued in the future")
-    if not isinstance(claims.get("auth_time", claims["iat"]), int | float):
-        raise InvalidToken("token claim auth_time must be a number")
+    if claims.get("nbf", 0) > now + LEEWAY:
+        raise InvalidToken("token is not valid yet")

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import Conflict, Forbidden, NotFound
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit, clock, lockout, metrics
+from . import audit, clock, lockout, metrics, page_sessions, revocation
 from .models import ResetToken, Setup, User, UserCount, admin_exists, db, new_id
 from .validation import check_password, comparable_username, normalize_username, username_key
 
@@ -43,20 +43,48 @@ def authenticate(username, password):
     """
     lockout.check_login(username)
     user = by_username(username)
-    stored = user.password_hash if user is not None else dummy_hash()
-    if not check_password_hash(stored, password) or user is None:
-        # An unknown username is not stored: people type passwords into it.
-        metrics.LOGINS.labels("failed").inc()
-        audit.record("login", target=user, outcome="failed")
-        lockout.login_failed(username, user)
-        db.session.commit()
+    if not password_proven(username, user, password, "login"):
         return None
-    metrics.LOGINS.labels("ok").inc()
-    lockout.login_succeeded(username)
     user.last_login = clock.now()
     audit.record("login", target=user, actor=user)
     db.session.commit()
     return user
+
+
+def verify_current_password(user, password):
+    """Let *user* prove their password again before changing it, or raise.
+
+    A confirmation is a login attempt: with a stolen token, a guess here
+    must cost as much as at POST /auth. So the same lockout (account and
+    address, 429 before any hashing), the same counting of failures, and an
+    audit row; a failure is committed before the 403.
+    """
+    if password is None:
+        raise Forbidden("current_password is required to change your own password")
+    lockout.check_login(user.username)
+    if not password_proven(user.username, user, password, "password.confirm"):
+        raise Forbidden("current_password is wrong")
+
+
+def password_proven(username, user, password, action):
+    """Whether *password* is *user*'s (None: an unknown username); counts a failure.
+
+    The one check behind sign-in and confirmation: an unknown user costs one
+    hash like a known one; a failure is counted towards the lockout, audited
+    as *action* and committed at once (it must survive the 401/403 that
+    follows); a success clears the account's count of failures.
+    """
+    stored = user.password_hash if user is not None else dummy_hash()
+    if check_password_hash(stored, password) and user is not None:
+        metrics.LOGINS.labels("ok").inc()
+        lockout.login_succeeded(username)
+        return True
+    # An unknown username is not stored: people type passwords into it.
+    metrics.LOGINS.labels("failed").inc()
+    audit.record(action, target=user, outcome="failed")
+    lockout.login_failed(username, user)
+    db.session.commit()
+    return False
 
 
 def new_user(username, password, admin):
@@ -224,15 +252,19 @@ def set_admin(user, admin):
     if db.session.execute(statement).rowcount == 0:
         db.session.rollback()
         raise Conflict(LAST_ADMIN)
+    if not admin:
+        # For good: promoting the user again must not revive an old cookie.
+        page_sessions.end_all(user.id, page_sessions.ADMIN_REVOKED)
     audit.record("admin.grant" if admin else "admin.revoke", target=user)
 
 
 def set_password(user, password):
-    """New hash; every access token issued before now and any reset link stop working."""
+    """New hash; every access token, page session and reset link of *user* ends."""
     user.password_hash = hash_password(check_password(password))
     user.changed = user.tokens_valid_after = clock.now()
-    # The one path for password changes, so no reset link survives one.
+    # The one path for password changes, so no reset link or session survives one.
     db.session.execute(delete(ResetToken).where(ResetToken.user_id == user.id))
+    page_sessions.end_all(user.id, page_sessions.PASSWORD_CHANGED)
 
 
 def update_user(user, admin=None, password=None):
@@ -257,15 +289,22 @@ def password_action(user):
     return "password.change" if caller is not None and caller.id == user.id else "user.update"
 
 
+def sign_out_everywhere(user):
+    """End every access token and page session of *user* now; audited as ``logout``.
+
+    What ``POST /auth/logout?all=1`` does for the caller, done to another
+    account by an admin (a stolen laptop, a leaving colleague). The password
+    stays; the user signs in again with it.
+    """
+    revocation.revoke_all_tokens(user)
+    audit.record("logout", target=user)
+    db.session.commit()
+
+
 def unlock(user):
     """Clear the failed-login count of *user*'s account (not of any address)."""
     lockout.unlock(user)
     db.session.commit()
-
-
-def verify_current_password(user, password):
-    if password is None or not check_password_hash(user.password_hash, password):
-        raise Forbidden("current_password is wrong")
 
 
 def list_users(offset, perpage, search=None):

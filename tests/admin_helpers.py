@@ -7,9 +7,9 @@ from conftest import csrf_token
 
 def sign_in(client, username, password):
     """Post the sign-in form with its CSRF token; returns the response."""
-    page = client.get("/admin/login")
+    page = client.get("/login")
     form = {"csrf_token": csrf_token(page.text), "username": username, "password": password}
-    return client.post("/admin/login", data=form)
+    return client.post("/login", data=form)
 
 
 def post_form(client, page_path, action_path, **fields):

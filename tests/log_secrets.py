@@ -5,7 +5,7 @@ test process is written to
 tests/artifacts/run.log, and every gunicorn, supervisor and Nginx log of the
 live servers is appended to it when the server stops. Meanwhile the test
 clients note each secret that passes through them: passwords sent, access
-tokens and reset keys received, session cookies set. At the end of the run
+tokens, link JWTs and reset keys received, session cookies set. At the end of the run
 the log is searched for each of them; one found fails the run and names it.
 
 One deliberate exception: in development, with no MAIL_SERVER, the service
@@ -56,6 +56,8 @@ def note_request(path, body):
 def note_response(headers, raw_body):
     for cookie in COOKIE.findall(headers.get("Set-Cookie", "") or ""):
         note(cookie)
+    if (headers.get("Content-Type") or "").startswith("application/jwt"):
+        note(raw_body.decode("ascii", "replace"))  # a study link's JWT
     try:
         body = json.loads(raw_body or b"null")
     except (ValueError, RecursionError):

@@ -1,6 +1,7 @@
 """The audit log page, and the audit rows that admin pages leave: the API's rows."""
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from admin_helpers import flashes, post_form, sign_in
@@ -38,9 +39,11 @@ def column(html, label):
 
 
 def test_audit_page_needs_an_admin_session(client, user):
-    assert client.get("/admin/audit").headers["Location"] == "/admin/login"
-    assert sign_in(client, *USER).status_code == 403  # a plain user gets no session
-    assert client.get("/admin/audit").headers["Location"] == "/admin/login"
+    assert client.get("/admin/audit").headers["Location"] == "/login"
+    sign_in(client, *USER)
+    page = client.get("/admin/audit")
+    assert page.status_code == 403  # signed in, but not an admin
+    assert "admin rights required" in flashes(page.text)
 
 
 def test_audit_page_lists_events_newest_first(app, signed_in):
@@ -55,7 +58,7 @@ def test_audit_page_lists_events_newest_first(app, signed_in):
     newest, *_ = cells(page.text)
     assert newest == {
         "Action": "login",
-        "Outcome": "failed",
+        "Outcome": "Failed",
         "Actor": "—",  # a failed login proves no identity
         "Target": USER[0],
         "IP": "127.0.0.1",
@@ -67,7 +70,7 @@ def test_audit_page_lists_events_newest_first(app, signed_in):
     assert re.search(r'<time datetime="[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d</time>', page.text)
 
 
-def test_a_deleted_actor_is_shown_by_id(app, client, signed_in, admin_headers):
+def test_a_deleted_actor_is_shown_by_the_address_it_had(app, client, signed_in, admin_headers):
     second = {"username": "second@example.org", "password": PASSWORD, "admin": True}
     client.post("/user", json=second, headers=admin_headers)
     client.post(
@@ -80,8 +83,9 @@ def test_a_deleted_actor_is_shown_by_id(app, client, signed_in, admin_headers):
 
     page = signed_in.get("/admin/audit?action=user.create")
 
-    assert cells(page.text)[0]["Actor"] == second_id
+    assert cells(page.text)[0]["Actor"] == "second@example.org (deleted)"
     assert cells(page.text)[0]["Target"] == "third@example.org"
+    assert second_id not in page.text
 
 
 def test_filter_by_action_and_user(app, signed_in):
@@ -106,10 +110,105 @@ def test_filter_by_action_and_user(app, signed_in):
 
 def test_action_select_offers_every_action_and_any(signed_in):
     page = signed_in.get("/admin/audit")
-    options = re.findall(r'<option value="([^"]*)"', page.text)
+    select = re.search(r'<select id="action".*?</select>', page.text, re.S).group(0)
+    options = re.findall(r'<option value="([^"]*)"', select)
     assert options[0] == ""  # "any"
     # Every action the log can hold, straight from the one list of them.
     assert set(options[1:]) == audit.ACTIONS
+
+
+def test_outcomes_are_words_and_a_filter(app, client, signed_in):
+    for _ in range(5):
+        client.post("/auth", json={"username": USER[0], "password": "wrong password"})
+
+    page = signed_in.get("/admin/audit?outcome=account")
+
+    select = re.search(r'<select id="outcome".*?</select>', page.text, re.S).group(0)
+    offered = re.findall(r'<option value="([^"]*)"(?: selected)?>([^<]+)</option>', select)
+    assert offered[0] == ("", "any")
+    assert dict(offered[1:]) == audit.OUTCOMES  # every outcome, in words
+    assert '<option value="account" selected>Account locked</option>' in select
+    assert column(page.text, "Outcome") == ["Account locked"]
+    assert column(page.text, "Action") == ["lockout"]
+    assert "<title>Audit log (Account locked) · Admin · IDM</title>" in page.text
+    failed = signed_in.get("/admin/audit?outcome=failed&action=login")
+    assert column(failed.text, "Outcome") == ["Failed"] * 5
+
+
+def test_filter_by_days(app, client, user, fake_clock):
+    fake_clock.moment = datetime(2036, 12, 6, 8, 30, tzinfo=UTC)
+    client.post("/auth", json={"username": USER[0], "password": "wrong password"})
+    fake_clock.moment = datetime(2036, 12, 8, 9, 0, tzinfo=UTC)
+    sign_in(client, *ADMIN)
+
+    page = client.get("/admin/audit?since=2036-12-05&until=2036-12-06")
+
+    assert [row[:16] for row in re.findall(r'<time datetime="([^"]+)"', page.text)] == [
+        "2036-12-06T08:30"
+    ]
+    assert '<input id="since" name="since" type="date" value="2036-12-05"' in page.text
+    assert '<input id="until" name="until" type="date" value="2036-12-06"' in page.text
+    assert "since 2036-12-05, until 2036-12-06) · Admin" in page.text
+    assert '<a href="/admin/audit">Show all</a>' in page.text
+
+
+def test_user_agents_are_shortened_with_the_whole_text_on_hover(app, client, signed_in):
+    agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0"
+    client.post(
+        "/auth",
+        json={"username": USER[0], "password": "wrong password"},
+        headers={"User-Agent": agent},
+    )
+    page = signed_in.get("/admin/audit?outcome=failed")
+    cell = re.search(r'<td data-label="User agent" class="agent"([^>]*)>(.*?)</td>', page.text)
+    assert cell.group(1) == f' title="{agent}"'
+    assert cell.group(2) == agent[:39] + "…"  # 40 characters
+    # A short one is shown whole, without a title.
+    short = signed_in.get("/admin/audit?action=init")
+    assert '<td data-label="User agent" class="agent">' in short.text
+
+
+def test_an_actor_whose_every_row_was_pruned_is_shown_by_id(app, client, signed_in, admin_headers):
+    second = {"username": "second@example.org", "password": PASSWORD, "admin": True}
+    second_id = client.post("/user", json=second, headers=admin_headers).json["data"]["id"]
+    client.post(
+        "/user",
+        json={"username": "third@example.org", "password": PASSWORD},
+        headers=login(client, second["username"], PASSWORD),
+    )
+    client.delete(f"/user/{second_id}", headers=admin_headers)
+    with app.app_context():
+        db.session.execute(db.delete(AuditEvent).where(AuditEvent.target_id == second_id))
+        db.session.commit()
+
+    page = signed_in.get("/admin/audit?action=user.create")
+
+    assert cells(page.text)[0]["Actor"] == f"{second_id} (deleted)"
+
+
+def test_the_names_of_a_pages_actors_take_one_query(app, client, signed_in, admin_headers):
+    for number in range(5):
+        body = {"username": f"admin{number}@example.org", "password": PASSWORD, "admin": True}
+        client.post("/user", json=body, headers=admin_headers)
+        headers = login(client, body["username"], PASSWORD)
+        if number % 2:
+            client.delete(f"/user/{user_id(app, body['username'])}", headers=admin_headers)
+    with app.app_context():
+        events = db.session.scalars(db.select(AuditEvent)).all()
+        statements = []
+        listen = lambda *args: statements.append(args[2])  # noqa: E731
+        db.event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            names = audit.actor_names(events)
+        finally:
+            db.event.remove(db.engine, "before_cursor_execute", listen)
+    assert len(statements) == 1
+    assert names[user_id(app, ADMIN[0])] == (ADMIN[0], False)
+    assert {name for name, deleted in names.values() if deleted} == {
+        "admin1@example.org",
+        "admin3@example.org",
+    }
+    assert headers  # the last admin's own login made it an actor
 
 
 def test_pagination_keeps_the_filters(app, signed_in):
@@ -122,8 +221,8 @@ def test_pagination_keeps_the_filters(app, signed_in):
 
     assert "4 events match" in first.text and "Page 1 of 2" in first.text
     assert 'href="/admin/audit?page=2&amp;action=login"' in first.text
-    assert column(first.text, "Outcome") == ["failed", "failed"]
-    assert column(last.text, "Outcome") == ["failed", "ok"]
+    assert column(first.text, "Outcome") == ["Failed", "Failed"]
+    assert column(last.text, "Outcome") == ["Failed", "OK"]
     assert "<title>Audit log (login), page 2 · Admin · IDM</title>" in last.text
     assert 'rel="next"' not in last.text and 'rel="prev"' in last.text
 
@@ -138,6 +237,10 @@ def test_pagination_keeps_the_filters(app, signed_in):
         ("page=0", "page must be at least 1"),
         ("page=x", "page must be a whole number"),
         ("page=" + "9" * 30, "page must be at most 1000000"),
+        ("since=yesterday", "since must be a date as YYYY-MM-DD, like 2026-12-04"),
+        ("until=2026-13-01", "until must be a date as YYYY-MM-DD"),
+        ("since=2026-12-05&until=2026-12-04", "since must not be after until"),
+        ("outcome=fine", "unknown outcome &#39;fine&#39;; known outcomes: account"),
     ],
 )
 def test_bad_filters_are_a_clear_400(signed_in, query, message):
@@ -249,8 +352,8 @@ def test_own_password_change_is_recorded_as_by_the_api(app, client, admin_header
         app,
         lambda: post_form(
             client,
-            "/admin/password",
-            "/admin/password",
+            "/password",
+            "/password",
             current_password="changed by api 1",
             password="changed by page 1",
             password2="changed by page 1",

@@ -16,7 +16,7 @@ def app_config(smtp_server):
 
 
 def test_the_admin_sign_in_page_links_to_iforgot(client):
-    assert b'href="/iforgot">Forgot your password?' in client.get("/admin/login").data
+    assert b'href="/iforgot">Forgot your password?' in client.get("/login").data
 
 
 def test_an_admin_sends_a_user_a_reset_link(app, client, user, smtp_server):
@@ -45,10 +45,10 @@ def test_an_admin_sends_a_user_a_reset_link(app, client, user, smtp_server):
 def test_sending_a_reset_link_needs_an_admin_session(app, client, user, smtp_server):
     with app.app_context():
         user_id = db.session.scalar(select(User.id).where(User.username == USER[0]))
-    token = csrf_token(client.get("/admin/login").text)
+    token = csrf_token(client.get("/login").text)
 
     refused = client.post(f"/admin/users/{user_id}/reset-link", data={"csrf_token": token})
 
     assert refused.status_code == 302
-    assert refused.headers["Location"] == "/admin/login"
+    assert refused.headers["Location"] == "/login"
     assert deliver(app) == (0, 0)

@@ -23,7 +23,7 @@ def find(app, username):
 
 
 def rows(html):
-    return re.findall(r'<th scope="row" class="name">\s*([^\s<]+)', html)
+    return re.findall(r'<th scope="row" class="name">\s*<a href="[^"]+">([^<]+)</a>', html)
 
 
 def test_list_shows_users_with_badges_and_columns(signed_in):
@@ -55,6 +55,56 @@ def test_search_and_pagination(app, signed_in):
     assert rows(none.text) == [] and "No users match “nobody”" in none.text
 
 
+def options(html, select_id):
+    select = re.search(rf'<select id="{select_id}".*?</select>', html, re.S).group(0)
+    return re.findall(r'<option value="(\d+)"( selected)?>', select)
+
+
+def test_page_size_is_chosen_and_kept_across_paging_and_search(app, signed_in):
+    with app.app_context():
+        for number in range(60):
+            create_user(f"bulk{number:02}@example.org", "bulk password 1")
+    page = signed_in.get("/admin?perpage=25&search=bulk")
+
+    assert len(rows(page.text)) == 25
+    assert "Page 1 of 3" in page.text
+    sizes = options(page.text, "perpage")
+    assert [size for size, _ in sizes] == ["10", "20", "25", "50", "100"]  # 20: the default
+    assert [size for size, chosen in sizes if chosen] == ["25"]
+    # Paging keeps size and search; searching keeps the size; choosing a size keeps the search.
+    assert 'href="/admin?page=2&amp;search=bulk&amp;perpage=25"' in page.text
+    search_form, size_form = re.findall(
+        r'<form method="get" action="/admin".*?</form>', page.text, re.S
+    )
+    assert '<input type="hidden" name="perpage" value="25">' in search_form
+    assert '<input type="hidden" name="search" value="bulk">' in size_form
+    # So do the forms of the rows, and the links to a confirmation.
+    assert page.text.count('<input type="hidden" name="perpage" value="25">') > 25
+    assert "/delete?search=bulk&amp;perpage=25" in page.text
+
+    last = signed_in.get("/admin?perpage=25&search=bulk&page=3")
+    assert len(rows(last.text)) == 10
+
+
+def test_the_default_page_size_stays_out_of_the_links(app, signed_in):
+    page = signed_in.get("/admin?perpage=20")
+    assert "perpage=" not in page.text
+    assert [size for size, chosen in options(page.text, "perpage") if chosen] == ["20"]
+
+
+def test_a_page_size_typed_by_hand_is_offered_as_chosen(signed_in):
+    page = signed_in.get("/admin?perpage=7")
+    assert [size for size, chosen in options(page.text, "perpage") if chosen] == ["7"]
+
+
+def test_an_action_returns_to_the_list_with_its_page_size(app, signed_in):
+    target = find(app, USER[0])
+    response = post_form(
+        signed_in, "/admin", f"/admin/users/{target.id}/unlock", search="user", perpage="50"
+    )
+    assert response.headers["Location"] == "/admin?search=user&perpage=50"
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
@@ -62,6 +112,10 @@ def test_search_and_pagination(app, signed_in):
         ("page=two", "page must be a whole number"),
         ("page=" + "9" * 30, "page must be at most 1000000"),
         ("search=a%00b", "search must not contain NUL characters"),
+        ("perpage=0", "perpage must be at least 1"),
+        ("perpage=101", "perpage must be at most 100"),
+        ("perpage=ten", "perpage must be a whole number"),
+        ("perpage=" + "9" * 30, "perpage must be at most 100"),
     ],
 )
 def test_bad_page_number_is_a_clear_400(signed_in, query, message):
@@ -142,7 +196,7 @@ def test_delete_needs_confirmation(app, signed_in):
 
 def test_last_admin_cannot_be_deleted_or_demoted(app, signed_in):
     me = find(app, ADMIN[0])
-    for action, fields in (("delete", {}), ("admin", {"admin": "false"})):
+    for action, fields in (("delete", {}), ("admin", {"admin": "false", "confirmed": "yes"})):
         response = post_form(signed_in, "/admin", f"/admin/users/{me.id}/{action}", **fields)
         assert response.status_code == 302
         page = signed_in.get("/admin")
@@ -180,8 +234,8 @@ def test_unknown_user_is_404(signed_in, path):
 def change_password(client, current, new, again=None):
     return post_form(
         client,
-        "/admin/password",
-        "/admin/password",
+        "/password",
+        "/password",
         current_password=current,
         password=new,
         password2=new if again is None else again,
@@ -209,7 +263,7 @@ def test_change_password_keeps_this_session_and_ends_the_others(app, client, sig
     sign_in(other, *ADMIN)
     old_token = login(client, *ADMIN)
     response = change_password(signed_in, ADMIN[1], "my brand new password")
-    assert response.headers["Location"] == "/admin"
+    assert response.headers["Location"] == "/subjects"
     assert signed_in.get("/admin").status_code == 200
     assert other.get("/admin").status_code == 302
     assert client.get("/user/me", headers=old_token).status_code == 401
@@ -217,7 +271,7 @@ def test_change_password_keeps_this_session_and_ends_the_others(app, client, sig
 
 
 def test_sign_in_links_to_iforgot_and_rows_offer_a_reset_link(app, client, user):
-    assert 'href="/iforgot">Forgot your password?</a>' in client.get("/admin/login").text
+    assert 'href="/iforgot">Forgot your password?</a>' in client.get("/login").text
     sign_in(client, *ADMIN)
     page = client.get("/admin").text
     assert page.count("Send reset link") == 2

@@ -1,9 +1,14 @@
 """The audit log: rows written with the change they record, and GET /audit (prune: test_cli)."""
 
+from datetime import UTC, datetime
+
 import pytest
 from conftest import ADMIN, USER, csrf_token, login
 
+from idm.audit import OUTCOMES
+
 FIELDS = {"id", "at", "action", "outcome", "actor", "target", "target_username", "ip", "user_agent"}
+FIELDS |= {"subject", "detail"}  # a study subject's events (tests/test_subject_audit.py)
 
 
 def audit_rows(client, headers, query=""):
@@ -170,9 +175,47 @@ def test_filters_and_pages(client, admin_headers):
     }
 
 
+def test_filter_by_days_and_outcome(client, admin, fake_clock):
+    """``since`` and ``until`` are UTC days, both included."""
+    for moment, password in [
+        (datetime(2026, 12, 4, 23, 59, 59, tzinfo=UTC), "wrong password"),
+        (datetime(2026, 12, 5, 0, 0, 0, tzinfo=UTC), ADMIN[1]),
+        (datetime(2026, 12, 7, 12, 0, 0, tzinfo=UTC), "wrong password"),
+    ]:
+        fake_clock.moment = moment
+        client.post("/auth", json={"username": ADMIN[0], "password": password})
+    fake_clock.advance(1)
+    headers = login(client, *ADMIN)  # at 2026-12-07 12:00:01
+
+    def times(query):
+        return [
+            row["at"][5:19] for row in audit_rows(client, headers, "?action=login" + query)["data"]
+        ]
+
+    assert times("&until=2026-12-04") == ["12-04T23:59:59"]
+    assert times("&since=2026-12-05&until=2026-12-05") == ["12-05T00:00:00"]
+    assert times("&since=2026-12-05&until=2026-12-06") == ["12-05T00:00:00"]
+    assert times("&since=2026-12-07") == ["12-07T12:00:01", "12-07T12:00:00"]
+    assert times("&since=2026-12-05&outcome=failed") == ["12-07T12:00:00"]
+    assert times("&until=2026-12-05&outcome=ok") == ["12-05T00:00:00"]
+    assert times("&since=0001-01-01&until=9999-12-31&outcome=failed") == [
+        "12-07T12:00:00",
+        "12-04T23:59:59",
+    ]
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
+        ("?since=2026-12-4", "since must be a date as YYYY-MM-DD, like 2026-12-04"),
+        ("?until=2026-02-30", "until must be a date as YYYY-MM-DD"),
+        ("?since=20261204", "since must be a date as YYYY-MM-DD"),
+        ("?since=2026-W49-5", "since must be a date as YYYY-MM-DD"),
+        ("?since=0000-01-01", "since must be a date as YYYY-MM-DD"),
+        ("?until=2026-12-04T10:00", "until must be a date as YYYY-MM-DD"),
+        ("?since=%D9%A2026-12-04", "since must be a date as YYYY-MM-DD"),
+        ("?since=2026-12-05&until=2026-12-04", "since must not be after until"),
+        ("?outcome=bad", "unknown outcome 'bad'; known outcomes: " + ", ".join(sorted(OUTCOMES))),
         ("?action=drop", "unknown action 'drop'"),
         ("?perpage=0", "perpage must be at least 1"),
         ("?perpage=501", "perpage must be at most 500"),

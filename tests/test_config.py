@@ -54,7 +54,7 @@ def test_the_defaults_file_is_the_base(project, build):
     app = build({"TESTING": True})
 
     assert app.config["IDM_PRODUCT_NAME"] == "IDM"
-    assert app.config["IDM_JWT_ALGORITHM"] == "HS256"
+    assert app.config["IDM_JWT_ALGORITHM"] == "RS256"
     assert app.config["MAIL_SERVER"] is None  # development: emails go to the log
 
 
@@ -227,10 +227,71 @@ def test_the_engine_uses_the_chosen_options(build):
         assert db.engine.pool._pre_ping is False  # SQLite
 
 
-@pytest.mark.parametrize("algorithm", ["RS256", "none", "hs256", ""])
-def test_only_hmac_algorithms_can_sign_tokens(make_app, algorithm):
-    with pytest.raises(ConfigError, match="IDM_JWT_ALGORITHM must be one of HS256, HS384, HS512"):
+ALGORITHM_CHOICES = "IDM_JWT_ALGORITHM must be one of RS256, ES256, EdDSA, HS256, HS384, HS512"
+
+
+@pytest.mark.parametrize("algorithm", ["none", "hs256", "", "RS384", "PS256", "ES512", None])
+def test_only_the_supported_algorithms_can_sign_tokens(make_app, algorithm):
+    with pytest.raises(ConfigError, match=ALGORITHM_CHOICES):
         make_app(IDM_JWT_ALGORITHM=algorithm)
+
+
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256", "EdDSA"])
+def test_key_pair_algorithms_need_no_secret(make_app, algorithm):
+    assert make_app(IDM_JWT_ALGORITHM=algorithm).config["IDM_JWT_HMAC_SECRET"] is None
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])
+def test_hmac_needs_a_secret_of_its_own(make_app, algorithm):
+    with pytest.raises(ConfigError, match=f"{algorithm} signs with IDM_JWT_HMAC_SECRET"):
+        make_app(IDM_JWT_ALGORITHM=algorithm)
+    app = make_app(SECRET_KEY="k" + secrets.token_hex(32))
+    with pytest.raises(ConfigError, match="never SECRET_KEY"):
+        make_app(
+            SECRET_KEY=app.config["SECRET_KEY"],
+            IDM_JWT_ALGORITHM=algorithm,
+            IDM_JWT_HMAC_SECRET=app.config["SECRET_KEY"],
+        )
+    secret = secrets.token_urlsafe(48)
+    assert make_app(IDM_JWT_ALGORITHM=algorithm, IDM_JWT_HMAC_SECRET=secret)
+
+
+def test_production_refuses_a_weak_hmac_secret(project, build, tmp_path, monkeypatch):
+    settings = tmp_path / "prod.py"
+    settings.write_text(
+        f"SECRET_KEY = {secrets.token_urlsafe(48)!r}\n"
+        "IDM_PUBLIC_URL = 'https://idm.example.org'\n"
+        "IDM_JWT_ALGORITHM = 'HS256'\nIDM_JWT_HMAC_SECRET = 'secret'\n"
+    )
+    monkeypatch.setenv("IDM_SETTINGS", str(settings))
+
+    with pytest.raises(ConfigError, match="IDM_JWT_HMAC_SECRET is a placeholder; make one with"):
+        build()
+
+
+@pytest.mark.parametrize(
+    "setting", ["IDM_KEY_PUBLISH_AHEAD", "IDM_KEY_ROTATION_DAYS", "IDM_KEY_CACHE_SECONDS"]
+)
+@pytest.mark.parametrize("value", [-1, 1.5, "3600", True, None])
+def test_key_schedule_settings_are_whole_numbers(make_app, setting, value):
+    with pytest.raises(ConfigError, match=f"{setting} must be a whole number, 0 or more"):
+        make_app(**{setting: value})
+
+
+@pytest.mark.parametrize(
+    ("clients", "message"),
+    [
+        (["rs"], "must be a dict"),
+        ({"": "sha256:" + "0" * 64}, "no client id"),
+        ({"a:b": "sha256:" + "0" * 64}, "no client id"),
+        ({"rs": "the secret itself"}, "never the secret itself"),
+        ({"rs": "sha256:" + "0" * 63}, "never the secret itself"),
+        ({"rs": "SHA256:" + "0" * 64}, "never the secret itself"),
+    ],
+)
+def test_introspection_clients_hold_digests_only(make_app, clients, message):
+    with pytest.raises(ConfigError, match=message):
+        make_app(IDM_INTROSPECTION_CLIENTS=clients)
 
 
 EXAMPLE_KEY = re.search(

@@ -4,6 +4,8 @@ import pytest
 from admin_helpers import sign_in
 from conftest import ADMIN, BROWSER_ACCEPT, csrf_token
 
+from idm.models import User, db
+
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -12,7 +14,7 @@ SECURITY_HEADERS = {
 }
 
 
-@pytest.mark.parametrize("path", ["/init", "/admin/login", "/admin/nowhere"])
+@pytest.mark.parametrize("path", ["/init", "/login", "/admin/nowhere"])
 def test_html_pages_carry_security_headers(client, path):
     response = client.get(path, headers={"Accept": BROWSER_ACCEPT})
     assert response.mimetype == "text/html"
@@ -38,9 +40,13 @@ def test_admin_pages_carry_security_headers(client, admin):
     assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_pages_have_no_inline_script_or_style(client, admin):
+def test_pages_have_no_inline_script_or_style(app, client, admin):
     sign_in(client, *ADMIN)
-    for path in ("/admin", "/admin/users/new", "/admin/password", "/init"):
+    with app.app_context():
+        me = db.session.scalar(db.select(User.id).where(User.username == ADMIN[0]))
+    pages = ["/admin", "/admin/users/new", "/password", "/account", "/init", "/admin/audit"]
+    pages += [f"/admin/users/{me}", f"/admin/users/{me}/admin", f"/admin/users/{me}/delete"]
+    for path in pages:
         html = client.get(path).text
         assert "<script" not in html and "style=" not in html and "<style" not in html, path
 

@@ -6,6 +6,7 @@ import logging
 from conftest import json_error
 
 from idm import logs
+from idm.mail import sender
 
 
 def idm_lines(capsys):
@@ -83,3 +84,17 @@ def test_the_run_notes_the_secrets_that_pass_and_finds_them_in_a_log(client, adm
     assert admin[1] in log_secrets.SECRETS and token["access_token"] in log_secrets.SECRETS
     line = f"INFO idm.x Authorization: Bearer {token['access_token']}"
     assert log_secrets.found_in(line) == [token["access_token"]]
+
+
+def test_a_mail_sender_round_in_a_database_outage_is_one_line_without_traceback(
+    app, capsys, database_gone
+):
+    for _ in range(3):  # three rounds of one sender, as during an outage
+        sender.Sender(app).send_round()
+
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "mail sender" in line]
+    assert len(lines) == 1  # the repeats are folded
+    assert "WARNING idm.mail.sender" in lines[0]
+    assert "the database is unavailable: " in lines[0]
+    assert "Traceback" not in err

@@ -11,7 +11,8 @@ from conftest import USER
 from test_outbox import check_mail_server
 from test_reset import ask_for_link, deliver
 
-from idm.mail import delivery, sender
+from idm.mail import health, outbox, sender
+from idm.mail.compose import Letter
 from idm.models import MailCheck, db
 
 HEALTHY = {"data": {"db": "ok", "mail": "ok"}}
@@ -27,7 +28,7 @@ def test_a_refused_recipient_does_not_show_on_status(app, client, user, smtp_ser
     check_mail_server(app)
 
     ask_for_link(client, USER[0])
-    assert deliver(app) == (0, 1)  # 550: retried later, and in the log
+    assert deliver(app) == (0, 1)  # 550: dropped for good, and in the log
     check_mail_server(app)
     after_known = client.get("/status").json
 
@@ -73,7 +74,7 @@ def test_the_check_sends_no_mail(app, smtp_server):
 def test_without_a_mail_server_nothing_is_checked_and_mail_is_ok(app, client):
     app.config["MAIL_SERVER"] = None
     with app.app_context():
-        delivery.check_server_if_due()
+        health.check_if_due()
         assert db.session.get(MailCheck, 1) is None
     assert client.get("/status").json == HEALTHY
 
@@ -91,3 +92,56 @@ def test_iforgot_wakes_the_sender_once_the_response_is_sent(
 
     response.close()  # what the server does after the last byte
     assert woken == [app]
+
+
+def test_mail_that_waits_too_long_is_not_ok_even_if_the_server_answers(
+    app, client, admin_headers, smtp_server, fake_clock
+):
+    check_mail_server(app)
+    with app.app_context():
+        outbox.enqueue("someone@example.org", Letter("Hello", "text", "<p>html</p>"))
+        db.session.commit()
+    assert client.get("/status").json == HEALTHY
+
+    fake_clock.advance(301)  # IDM_MAIL_STUCK_SECONDS: nobody delivered it
+
+    assert client.get("/status").json == {"data": {"db": "ok", "mail": "unavailable"}}
+    data = client.get("/status", headers=admin_headers).json["data"]
+    assert data["reasons"] == {"mail": "1 emails waiting, the oldest for more than 300 seconds"}
+    assert data["mail_queue"] == {"depth": 1, "oldest_age_seconds": 301}
+
+    assert deliver(app) == (1, 0)
+    assert client.get("/status").json == HEALTHY
+    queue = client.get("/status", headers=admin_headers).json["data"]["mail_queue"]
+    assert queue == {"depth": 0, "oldest_age_seconds": 0}
+
+
+def test_a_server_that_answers_again_gets_the_waiting_mail_at_once(
+    app, client, user, smtp_server, fake_clock
+):
+    smtp_server.stop()
+    ask_for_link(client, USER[0])
+    for _ in range(3):  # back-offs of 30, 60 and 120 seconds
+        assert deliver(app) == (0, 1)
+        fake_clock.advance(200)
+    assert deliver(app) == (0, 1)  # now waiting 240 seconds more
+
+    smtp_server.start()
+    check_mail_server(app)
+
+    assert deliver(app) == (1, 0)  # no waiting out the back-off
+    assert smtp_server.wait_for(1)[0]["To"] == USER[0]
+
+
+def test_the_server_is_checked_often_while_it_fails(app, smtp_server, fake_clock):
+    app.config["IDM_MAIL_CHECK_SECONDS"] = 60  # IDM_MAIL_POLL_SECONDS stays 5
+    smtp_server.stop()
+    with app.app_context():
+        health.check_if_due()  # the first check: fails
+        fake_clock.advance(6)
+        smtp_server.start()
+        health.check_if_due()  # 6 s later, not 60: finds it back
+        assert db.session.get(MailCheck, 1).problem is None
+        fake_clock.advance(6)
+        health.check_if_due()  # all well and nothing waits: back to every 60 s
+    assert smtp_server.inbox.noops == 1

@@ -60,6 +60,7 @@ def test_values_of_the_code_and_settings_are_filled_in(make_app):
     parameters = {p["name"]: p for p in inline}
     assert parameters["perpage"]["schema"]["maximum"] == 7
     assert document["components"]["schemas"]["AuditAction"]["enum"] == sorted(audit.ACTIONS)
+    assert document["components"]["schemas"]["AuditOutcome"]["enum"] == sorted(audit.OUTCOMES)
     assert document["servers"] == [{"url": "http://localhost"}]
     password = document["components"]["schemas"]["NewPassword"]
     assert (password["minLength"], password["maxLength"]) == (12, 256)

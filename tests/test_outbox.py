@@ -11,7 +11,7 @@ from sqlalchemy import select
 from test_reset import ask_for_link, deliver
 
 from idm import clock
-from idm.mail import delivery, outbox, sender
+from idm.mail import delivery, health, outbox, sender
 from idm.mail.compose import Letter
 from idm.models import OutboxMessage, db
 
@@ -44,7 +44,7 @@ def check_mail_server(app):
     """What a sender round does besides delivering: check the server, now."""
     app.config["IDM_MAIL_CHECK_SECONDS"] = 0
     with app.app_context():
-        delivery.check_server_if_due()
+        health.check_if_due()
 
 
 def test_smtp_outage_never_shows_and_the_mail_arrives_once_it_is_back(
@@ -78,18 +78,19 @@ def test_smtp_outage_never_shows_and_the_mail_arrives_once_it_is_back(
     assert client.get("/status").json["data"] == {"db": "ok", "mail": "ok"}
 
 
-def test_failed_attempts_back_off_exponentially_up_to_a_cap(app, smtp_server, monkeypatch):
+def test_failed_attempts_back_off_exponentially_up_to_a_cap(app, smtp_server, fake_clock):
     smtp_server.stop()
     app.config["IDM_MAIL_RETRY_MAX_SECONDS"] = 100
     queue(app, "a@example.org")
 
     waits = []
     for _ in range(4):
-        before = clock.now()
+        # The clock stands still while the attempt takes however long it takes.
+        before = fake_clock.moment
         assert deliver(app) == (0, 1)
         [row] = rows(app)
-        waits.append(round((row.next_attempt_at - before).total_seconds()))
-        move_clock(monkeypatch, waits[-1] + 1)
+        waits.append((row.next_attempt_at - before).total_seconds())
+        fake_clock.advance(waits[-1] + 1)
     assert waits == [30, 60, 100, 100]
     assert rows(app)[0].attempts == 4
 
@@ -106,6 +107,19 @@ def test_a_message_past_its_expiry_is_dropped_and_logged(app, smtp_server, monke
     assert rows(app) == []
     assert smtp_server.messages == []
     assert "late@example.org dropped undelivered after 1 attempts" in caplog.text
+
+
+def test_a_recipient_refused_for_good_is_dropped_and_the_round_goes_on(app, smtp_server, caplog):
+    smtp_server.inbox.refused.add("gone@example.org")
+    queue(app, "gone@example.org", "here@example.org")
+
+    with caplog.at_level(logging.ERROR, "idm.mail.outbox"):
+        assert deliver(app) == (1, 1)
+
+    assert [email["To"] for email in smtp_server.wait_for(1)] == ["here@example.org"]
+    assert [row.recipient for row in rows(app)] == ["here@example.org"]  # sent, kept as sent
+    assert "mail to gone@example.org refused by the server for good, dropped" in caplog.text
+    assert deliver(app) == (0, 0)  # never tried again
 
 
 def test_racing_senders_never_send_a_message_twice(app, smtp_server):

@@ -93,8 +93,20 @@ def test_whole_flow_from_iforgot_to_login(app, client, user, smtp_server):
     done = submit_new_password(client, link)
     assert done.status_code == 200
     assert b"Password changed" in done.data
+    # IDM_SIGN_IN_URL is unset: the service's own sign-in page.
+    assert b'<a class="button" href="/login">Sign in with your new password</a>' in done.data
     assert password_works(client, NEW_PASSWORD)
     assert not password_works(client, USER[1])
+
+
+def test_the_page_after_a_reset_links_to_the_sign_in_url(app, client, user, smtp_server):
+    app.config["IDM_SIGN_IN_URL"] = "https://app.example.org/login"
+    ask_for_link(client, USER[0])
+    deliver(app)
+
+    done = submit_new_password(client, reset_link(smtp_server.messages[0]))
+
+    assert b'href="https://app.example.org/login">Sign in with your new password' in done.data
 
 
 def test_after_a_reset_a_notice_email_goes_out_and_it_is_audited(app, client, user, smtp_server):

@@ -20,7 +20,7 @@ def test_index_for_a_browser_on_a_fresh_install_points_to_init(client):
 
     assert response.status_code == 200
     assert response.mimetype == "text/html"
-    for link in ('href="/init"', 'href="/admin/login"', 'href="/iforgot"'):
+    for link in ('href="/init"', 'href="/login"', 'href="/iforgot"'):
         assert link in response.text
 
 
@@ -28,7 +28,7 @@ def test_index_for_a_browser_once_an_admin_exists_has_no_init_link(client, admin
     page = client.get("/", headers={"Accept": BROWSER_ACCEPT}).text
 
     assert 'href="/init"' not in page
-    assert 'href="/admin/login"' in page and 'href="/iforgot"' in page
+    assert 'href="/login"' in page and 'href="/iforgot"' in page
 
 
 @pytest.mark.parametrize("accept", ["*/*", "application/json", "application/json, text/html"])
@@ -60,7 +60,8 @@ def test_status_for_an_admin_adds_the_reasons(client, admin_headers):
     response = client.get("/status", headers=admin_headers)
 
     assert response.status_code == 200
-    assert response.json == {"data": {"db": "ok", "mail": "ok", "reasons": {}}}
+    queue = {"depth": 0, "oldest_age_seconds": 0}
+    assert response.json == {"data": {"db": "ok", "mail": "ok", "reasons": {}, "mail_queue": queue}}
 
 
 @pytest.mark.parametrize("who", ["anyone", "admin"])

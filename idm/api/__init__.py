@@ -2,7 +2,7 @@
 
 
 def init_app(app):
-    from . import audit, metrics, service, tokens, users
+    from . import audit, discovery, links, metrics, service, subjects, tokens, users
 
-    for module in (service, metrics, tokens, users, audit):
+    for module in (service, metrics, discovery, tokens, users, audit, subjects, links):
         app.register_blueprint(module.bp)

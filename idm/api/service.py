@@ -11,7 +11,7 @@ from .. import openapi
 from ..auth import authenticate_request, bearer_token
 from ..blueprints import ApiBlueprint
 from ..logs import one_line
-from ..mail import delivery
+from ..mail import health
 from ..models import admin_exists, db
 from ..requests import prefers_html
 from ..reset import public_base_url
@@ -42,7 +42,8 @@ def status():
     """Health of each part; 503 when the database is unreachable.
 
     Anonymous callers (load balancers) see only "ok"/"unavailable"; an admin
-    token adds the reasons, which may name hosts and must not leak.
+    token adds the reasons, which may name hosts and must not leak, and the
+    outbox's depth and the age of its oldest email.
     """
     reasons = {}
     try:
@@ -51,12 +52,13 @@ def status():
         reasons["db"] = one_line(error)
         log.warning("status: database unavailable: %s", reasons["db"])
         db.session.rollback()
-    mail_problem = delivery.problem()
+    mail_problem = health.problem()
     if mail_problem:
         reasons["mail"] = mail_problem
     data = {part: "unavailable" if part in reasons else "ok" for part in ("db", "mail")}
     if "db" not in reasons and caller_is_admin():
         data["reasons"] = reasons
+        data["mail_queue"] = health.queue()
     return {"data": data}, 503 if "db" in reasons else 200
 
 

@@ -1,9 +1,9 @@
 """Users as JSON: /user, /user/<id>, /user/me and /users."""
 
 from flask import current_app, g, url_for
-from werkzeug.exceptions import BadRequest, Forbidden
+from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
-from .. import users
+from .. import page_sessions, users
 from ..auth import admin_required, login_required
 from ..blueprints import ApiBlueprint
 from ..requests import (
@@ -103,6 +103,40 @@ def delete(user_id):
 def unlock(user_id):
     """Clear a lockout after failed logins (the account's counter, not the IP's)."""
     users.unlock(users.find_user(user_id))
+    return "", 204
+
+
+@bp.post("/user/<user_id>/logout")
+@admin_required
+def sign_out_everywhere(user_id):
+    """Every access token and page session of the user ends: "log out everywhere"."""
+    users.sign_out_everywhere(users.find_user(user_id))
+    return "", 204
+
+
+@bp.get("/user/<user_id>/sessions")
+@admin_required
+def sessions(user_id):
+    """The user's live sessions on the pages, newest first."""
+    user = users.find_user(user_id)
+    return {"data": [row.to_json() for row in page_sessions.active(user)]}
+
+
+@bp.delete("/user/<user_id>/sessions")
+@admin_required
+def end_sessions(user_id):
+    """Sign the user out of the pages in every browser."""
+    page_sessions.end_for(users.find_user(user_id))
+    return "", 204
+
+
+@bp.delete("/user/<user_id>/sessions/<session_id>")
+@admin_required
+def end_session(user_id, session_id):
+    user = users.find_user(user_id)
+    # Ids are UUIDs; anything else (a NUL byte) must not reach PostgreSQL.
+    if not users.is_uuid(session_id) or not page_sessions.end_for(user, session_id):
+        raise NotFound("no such session of that user")
     return "", 204
 
 

@@ -6,7 +6,7 @@ holds on the command line too.
 
 
 def init_app(app):
-    from . import audit, bootstrap, mail, users
+    from . import audit, bootstrap, keys, mail, subjects, users
 
-    for module in (users, audit, mail, bootstrap):
+    for module in (users, audit, mail, bootstrap, keys, subjects):
         app.cli.add_command(module.command)

@@ -4,7 +4,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .. import audit, throttle
+from .. import audit, keys, page_sessions, throttle
 from ..models import db
 from ..revocation import prune_revoked_tokens
 
@@ -17,15 +17,19 @@ KEEP_ATTEMPTS_AT_LEAST = 24 * 3600
 
 @command.command("prune")
 def prune():
-    """Delete audit rows past IDM_AUDIT_RETENTION_DAYS, old throttle counts
-    and the records of logged-out tokens that have expired anyway."""
+    """Delete audit rows past IDM_AUDIT_RETENTION_DAYS, old throttle counts,
+    the records of logged-out tokens that have expired anyway, page sessions
+    past their limits, and the private halves of retired signing keys."""
     config = current_app.config
     events = audit.prune(config["IDM_AUDIT_RETENTION_DAYS"])
     # Attempts older than the login window no longer count towards any lock.
     attempts = throttle.prune(max(config["IDM_LOGIN_WINDOW"], KEEP_ATTEMPTS_AT_LEAST))
     tokens = prune_revoked_tokens()
+    sessions = page_sessions.prune()
     db.session.commit()
+    wiped = keys.wipe_retired_keys()
     click.echo(
         f"deleted {events} audit events older than {config['IDM_AUDIT_RETENTION_DAYS']} days, "
-        f"{attempts} old login/throttle attempts, {tokens} expired revoked tokens"
+        f"{attempts} old login/throttle attempts, {tokens} expired revoked tokens, "
+        f"{sessions} ended page sessions, {wiped} private keys of retired signing keys"
     )

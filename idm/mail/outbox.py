@@ -27,7 +27,7 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 
 from .. import clock, crypto, metrics
 from ..logs import one_line
@@ -104,12 +104,18 @@ def letter_of(message):
     return Letter(message.subject, text, unseal("html", message.html_body))
 
 
+class Undeliverable(Exception):
+    """Raised by a *deliver* function when the message can never be delivered:
+    the server refused its recipient for good ("550 no such user")."""
+
+
 def process_due(deliver):
     """Claim and deliver due messages one by one; returns (sent, failed).
 
     *deliver(recipient, letter)* sends one message or raises. The first failure ends
     the round: when the server is down, trying the other rows now would only
-    wait for more timeouts. Every row keeps its own back-off.
+    wait for more timeouts. Every row keeps its own back-off. A recipient the
+    server refuses for good (``Undeliverable``) is dropped, and the round goes on.
     """
     drop_expired()
     sent = failed = 0
@@ -127,7 +133,13 @@ def process_due(deliver):
             continue
         try:
             deliver(message.recipient, letter)
-        except Exception as error:  # any failure to send is retried later
+        except Undeliverable as error:
+            # Retrying cannot help, and a message that waited for ever would
+            # keep /status "unavailable" (health.py) for this one recipient.
+            drop_undeliverable(message, error)
+            failed += 1
+            continue  # the server is up: on with the others
+        except Exception as error:  # any other failure to send is retried later
             record_failure(message, error)
             failed += 1
             break
@@ -213,6 +225,15 @@ def finish(message, **values):
     db.session.commit()
 
 
+def drop_undeliverable(message, error):
+    metrics.DELIVERIES.labels("refused").inc()
+    log.error(
+        "mail to %s refused by the server for good, dropped: %s", message.recipient, one_line(error)
+    )
+    db.session.execute(delete(OutboxMessage).where(OutboxMessage.id == message.id))
+    db.session.commit()
+
+
 def drop_unreadable(message):
     """Delete a message whose bodies this SECRET_KEY cannot open (it was rotated)."""
     log.error(
@@ -253,6 +274,31 @@ def drop_expired():
         )
     db.session.execute(delete(OutboxMessage).where(stale | old))
     db.session.commit()
+
+
+def waiting():
+    """``(how many, when the oldest was queued)`` of the emails not yet sent."""
+    unsent = select(func.count(), func.min(OutboxMessage.created)).where(
+        OutboxMessage.sent_at.is_(None)
+    )
+    depth, oldest = db.session.execute(unsent).one()
+    return depth, oldest
+
+
+def hurry():
+    """End the back-off of every waiting email (the server answers again); how many.
+
+    Part of the caller's transaction. Wakes no sender: the caller is one,
+    and the next round of every other finds them due.
+    """
+    now = clock.now()
+    statement = (
+        update(OutboxMessage)
+        .where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at > now)
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return db.session.execute(statement).rowcount
 
 
 def latest_error():

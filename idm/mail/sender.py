@@ -14,7 +14,10 @@ See docs/password-reset.md for which to choose.
 import logging
 import threading
 
-from . import delivery
+from sqlalchemy.exc import OperationalError
+
+from ..logs import one_line
+from . import delivery, health
 
 log = logging.getLogger(__name__)
 EXTENSION_KEY = "idm_mail_sender"
@@ -40,8 +43,13 @@ class Sender(threading.Thread):
         try:
             with self.app.app_context():
                 delivery.send_queued()
-                delivery.check_server_if_due()
-        except Exception:  # the database may be away; the next round tries again
+                health.check_if_due()
+        except OperationalError as error:
+            # The database is away: expected in an outage, and the next round
+            # tries again. One line (folded with its repeats, idm/logs.py), not
+            # a traceback per round and worker.
+            log.warning("mail sender: the database is unavailable: %s", one_line(error))
+        except Exception:  # anything else is a bug: its traceback helps
             log.exception("mail sender: this round failed")
 
     def request_stop(self):

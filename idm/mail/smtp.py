@@ -10,6 +10,8 @@ import smtplib
 import flask_mail
 from flask import current_app
 
+from .outbox import Undeliverable
+
 extension = flask_mail.Mail()
 
 
@@ -22,8 +24,15 @@ def send(recipient, letter):
         html=letter.html,
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
     )
-    with TimedConnection(mail()) as connection:
-        connection.send(email)
+    try:
+        with TimedConnection(mail()) as connection:
+            connection.send(email)
+    except smtplib.SMTPRecipientsRefused as error:
+        codes = [code for code, _ in error.recipients.values()]
+        if codes and all(500 <= code < 600 for code in codes):
+            # "550 no such user": the server's final word on this recipient.
+            raise Undeliverable(error) from error
+        raise
 
 
 def mail():

@@ -6,7 +6,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, exists, selec
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .. import clock
-from . import user_count
+from . import row_count
 from .base import UTCDateTime, db, iso, new_id
 
 
@@ -45,7 +45,7 @@ class User(db.Model):
 class UserCount(db.Model):
     """The number of rows in ``users``, in its one row (id 1).
 
-    Kept by database triggers on ``users`` (user_count.py says why and how),
+    Kept by database triggers on ``users`` (row_count.py says why and how),
     never written by the service, so that ``GET /users`` reads its exact
     ``total`` by primary key instead of counting every row.
     """
@@ -57,7 +57,7 @@ class UserCount(db.Model):
     n: Mapped[int]
 
 
-user_count.attach(UserCount.__table__, User.__table__)
+row_count.attach(UserCount.__table__, User.__table__)
 
 
 class Setup(db.Model):

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .. import clock
@@ -14,6 +14,8 @@ class AuditEvent(db.Model):
 
     Actor and target are plain ids, not foreign keys, so the record of a
     deleted user outlives the user; the target's username is kept as well.
+    Events of a study's subject and its links name the subject by its
+    ``sssid`` and say what changed in ``detail`` (idm/study/).
     """
 
     __tablename__ = "audit_events"
@@ -27,6 +29,8 @@ class AuditEvent(db.Model):
     target_name: Mapped[str | None] = mapped_column(String(254))
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
+    subject: Mapped[str | None] = mapped_column(String(64), index=True)
+    detail: Mapped[str | None] = mapped_column(Text)
 
     def to_json(self):
         return {
@@ -39,4 +43,6 @@ class AuditEvent(db.Model):
             "target_username": self.target_name,
             "ip": self.ip,
             "user_agent": self.user_agent,
+            "subject": self.subject,
+            "detail": self.detail,
         }

@@ -4,8 +4,8 @@ from ..sessions import SessionInterface
 
 
 def init_app(app):
-    from . import admin, bootstrap, docs, reset
+    from . import account, admin, admin_audit, bootstrap, docs, reset, subject, subjects
 
-    for module in (bootstrap, reset, admin, docs):
+    for module in (bootstrap, reset, account, subjects, subject, admin, admin_audit, docs):
         app.register_blueprint(module.bp)
     app.session_interface = SessionInterface()

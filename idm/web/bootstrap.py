@@ -8,6 +8,7 @@ from werkzeug.exceptions import Forbidden, HTTPException
 from .. import lockout, users
 from ..blueprints import PageBlueprint
 from ..bootstrap import check_setup_code
+from ..errors import form_page
 from ..models import admin_exists
 from ..validation import check_repeated, password_rules
 
@@ -31,19 +32,18 @@ def init():
     except Forbidden as error:
         if admin_exists():
             return render_template("ready.html"), 403
-        return render_init(error.description, error.code)
+        return render_init(error)
     except HTTPException as error:
-        return render_init(error.description, error.code)
+        return render_init(error)
     log.warning("first admin %s created through /init", user.username)
     return render_template("ready.html", created=user), 201
 
 
-def render_init(error=None, status=200):
-    page = render_template(
+def render_init(error=None):
+    return form_page(
         "init.html",
-        error=error,
+        error,
         username=request.form.get("username", ""),
         rules=password_rules(),
         need_code=current_app.config["IDM_INIT_REQUIRE_CODE"],
     )
-    return page, status

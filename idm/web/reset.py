@@ -4,11 +4,12 @@ Parse the form, call idm/reset.py, answer; the rules live there. Every
 failure re-renders the page with the reason and status 400.
 """
 
-from flask import current_app, render_template, request
+from flask import current_app, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from .. import reset
 from ..blueprints import PageBlueprint
+from ..errors import form_page
 from ..validation import password_rules
 
 bp = PageBlueprint("reset", __name__)
@@ -23,8 +24,7 @@ def iforgot():
     try:
         username = reset.request_reset(username)
     except HTTPException as error:
-        page = render_template("iforgot.html", username=username, error=error.description)
-        return page, error.code
+        return form_page("iforgot.html", error, username=username)
     # The same page whether or not the account exists (or was throttled).
     return render_template("iforgot.html", username=username, requested=True)
 
@@ -49,21 +49,15 @@ def reset_password():
     except reset.BadLink as error:
         return bad_link(error)
     except HTTPException as error:
-        return render_reset_form(key, user, error.description, error.code)
-    sign_in = current_app.config["IDM_SIGN_IN_URL"]
+        return render_reset_form(key, user, error)
+    # The service's own sign-in page unless people sign in elsewhere.
+    sign_in = current_app.config["IDM_SIGN_IN_URL"] or url_for("account.login")
     return render_template("reset_done.html", username=user.username, sign_in=sign_in)
 
 
-def render_reset_form(key, user, error=None, status=200):
-    page = render_template(
-        "reset.html",
-        key=key,
-        username=user.username,
-        rules=password_rules(),
-        error=error,
-    )
-    return page, status
+def render_reset_form(key, user, error=None):
+    return form_page("reset.html", error, key=key, username=user.username, rules=password_rules())
 
 
 def bad_link(error):
-    return render_template("reset.html", key=None, error=error.description), error.code
+    return form_page("reset.html", error, key=None)
