@@ -16,16 +16,19 @@ class Tally:
 
     calls: Counter = field(default_factory=Counter)
     failures: set = field(default_factory=set)
+    succeeded: int = 0  # in chains: calls answered 2xx, so the chain went on
 
 
 TALLY = defaultdict(Tally)
 
 
 @contextmanager
-def tallied(case, caller):
+def tallied(case, caller, status=None):
     """Count one call of *caller* to the operation of *case*, and the failures it raises."""
     tally = TALLY[case.operation.label]
     tally.calls[caller] += 1
+    if status is not None and 200 <= status < 300:
+        tally.succeeded += 1
     try:
         yield
     except FailureGroup as group:
@@ -33,17 +36,26 @@ def tallied(case, caller):
         raise
 
 
-CALLERS = ("admin", "user", "anonymous", "sequences")
+CALLERS = ("admin", "staff", "anonymous", "sequences")
 
 
 def summary():
-    """The table of a run: calls per operation and caller, distinct failures."""
+    """The table of a run: calls per operation and caller, the chains' calls that
+    succeeded (2xx: the chain went on from there), distinct failures."""
+    columns = (*CALLERS, "chained 2xx")
     width = max([len(label) for label in TALLY] + [len("operation")])
-    lines = [f"{'operation':<{width}}" + "".join(f"{c:>11}" for c in CALLERS) + "   failures"]
+    lines = [f"{'operation':<{width}}" + "".join(f"{c:>12}" for c in columns) + "   failures"]
     totals = Counter()
     for label, tally in sorted(TALLY.items(), key=lambda item: item[0].split()[::-1]):
         totals.update(tally.calls)
-        row = f"{label:<{width}}" + "".join(f"{tally.calls[c]:>11}" for c in CALLERS)
+        totals["chained 2xx"] += tally.succeeded
+        counts = [tally.calls[c] for c in CALLERS] + [tally.succeeded]
+        row = f"{label:<{width}}" + "".join(f"{n:>12}" for n in counts)
         lines.append(row + f"   {len(tally.failures)} {'; '.join(sorted(tally.failures))}")
-    lines.append(f"{'total':<{width}}" + "".join(f"{totals[c]:>11}" for c in CALLERS))
+    lines.append(f"{'total':<{width}}" + "".join(f"{totals[c]:>12}" for c in columns))
     return lines
+
+
+def succeeded(label):
+    """How many calls to the operation *label* succeeded in chains."""
+    return TALLY[label].succeeded if label in TALLY else 0

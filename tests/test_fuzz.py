@@ -1,15 +1,24 @@
 """The JSON API fuzzed with Schemathesis against its description (tests/fuzzing.py).
 
-Every operation of the description, called by an admin, a plain user and
-nobody, on SQLite and on PostgreSQL, with valid and invalid input; then
-chains of calls along the description's links. `make test` runs a few
+Every operation of the description, called by an admin, the study staff (a
+user without admin rights) and nobody, on SQLite and on PostgreSQL, with
+valid and invalid input; then chains of calls along the description's links. `make test` runs a few
 examples of each (conftest.py: --fuzz-examples, --fuzz-seed); `make fuzz`
 runs many, and the table at the end of either says what was called.
 """
 
 import pytest
 from conftest import FUZZ
-from fuzzing import ADMIN, USER, FuzzServer, Identity, load_schema, sequences, tallied
+from fuzzing import (
+    ADMIN,
+    STAFF,
+    FuzzServer,
+    Identity,
+    load_schema,
+    sequences,
+    study_chain,
+    tallied,
+)
 from openapi_check import description
 
 pytestmark = pytest.mark.slow
@@ -17,7 +26,7 @@ pytestmark = pytest.mark.slow
 schema = load_schema(description(), FUZZ["examples"], FUZZ["seed"])
 
 DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
-CALLERS = {"admin": (ADMIN, "Bearer"), "user": (USER, "JWT"), "anonymous": (None, None)}
+CALLERS = {"admin": (ADMIN, "Bearer"), "staff": (STAFF, "JWT"), "anonymous": (None, None)}
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +78,9 @@ def test_every_operation(case, identity):
 def test_sequences(servers, database):
     admin = Identity("admin", servers(database), ADMIN)
     sequences(schema, admin, FUZZ["examples"], FUZZ["seed"])()
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_study_chain(servers, database):
+    staff = Identity("staff", servers(database), STAFF, "JWT")
+    study_chain(schema, staff, FUZZ["examples"], FUZZ["seed"])()

@@ -10,8 +10,10 @@ import pytest
 from openapi_check import check, description, pointer_part
 from openapi_check import validate as validate_against
 from openapi_spec_validator import validate
+from werkzeug.exceptions import BadRequest
 
 from idm.blueprints import ApiBlueprint
+from idm.study import fields
 
 
 def json_routes(app):
@@ -116,7 +118,9 @@ def request_bodies(document):
             if "application/json" in content:
                 pointer = f"/paths/{pointer_part(path)}/{method}/requestBody/content/"
                 yield from object_schemas(
-                    document, pointer + "application~1json/schema", content["application/json"]["schema"]
+                    document,
+                    pointer + "application~1json/schema",
+                    content["application/json"]["schema"],
                 )
 
 
@@ -172,3 +176,63 @@ def test_empty_query_values_are_described_as_the_api_takes_them(client, admin_he
             if parameter.get("allowEmptyValue", False) != taken:
                 wrong.append(f"{path}?{parameter['name']}= answers {response.status_code}")
     assert not wrong, "\n".join(wrong)
+
+
+def described(value, schema_name):
+    try:
+        validate_against(value, f"/components/schemas/{schema_name}", schema_name)
+    except AssertionError:
+        return False
+    return True
+
+
+def taken(parse, value):
+    try:
+        parse(value)
+    except BadRequest:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-11-24",
+        "1900-01-01",
+        "2026-11-24T17:40:00+01:00",
+        "2026-11-24T17:40Z",
+        "2026-11-24 17:40:00.123456-0530",
+        "2026-11-24T17:40:00",  # no offset
+        "2026-13-01",
+        "2026-11-24T24:00Z",
+        "1899-12-31",
+        "26-11-24",
+        "yesterday",
+    ],
+)
+def test_timestamps_are_described_as_the_service_takes_them(app, value):
+    """A date the description admits is one the service takes: else a client (or the
+    fuzzer) generating from the description never reaches a consent or a withdrawal."""
+    with app.app_context():
+        accepted = taken(lambda v: fields.timestamp("date_consented", v), value)
+
+    assert described(value, "TimestampInput") == accepted
+
+
+@pytest.mark.parametrize(
+    "value", ["1900-01-01", "1980-02-29", "2019-11-30", "1899-12-31", "1980-13-01", "80-01-01"]
+)
+def test_birthdays_are_described_as_the_service_takes_them(app, value):
+    with app.app_context():
+        accepted = taken(fields.bday, value)
+
+    assert described({"bday": value}, "SubjectFields") == accepted
+
+
+def test_a_patient_without_a_first_identifier_value_is_not_described():
+    """POST /establish reads the first identifier's value; without one it is a 406."""
+    assert described({"resourceType": "Patient", "identifier": [{"value": "p-1"}]}, "Patient")
+    assert described(
+        {"resourceType": "Patient", "identifier": [{"value": "p-1"}, {"system": "s"}]}, "Patient"
+    )
+    assert not described({"resourceType": "Patient", "identifier": [{"system": "s"}]}, "Patient")
