@@ -6,6 +6,7 @@
 # make bench-profile - where a worker spends its time on GET /user/me
 # make bench-lifetime - does a worker's memory grow with the requests it serves?
 # make screenshots - retake the pictures in README.md and docs/ from the real pages
+# make fuzz  - a long fuzzing campaign of the JSON API (docs/reliability.md); FUZZ_ARGS to change it
 
 PYTHON ?= python3
 VENV := .venv
@@ -16,7 +17,7 @@ TEST_DEBIAN_PACKAGES := chromium=chromium initdb=postgresql nginx=nginx supervis
 # Debian packages the benchmark drives (its smoke test too).
 BENCH_DEBIAN_PACKAGES := wrk=wrk
 
-.PHONY: run test lint format migration bench bench-lifetime bench-profile screenshots debian-packages clean
+.PHONY: run test lint format migration bench bench-lifetime bench-profile screenshots fuzz debian-packages clean
 
 # The schema comes only from migrations, for development as in production.
 # FLASK_DEBUG=1: the development setup keeps the default SECRET_KEY.
@@ -57,6 +58,13 @@ bench-profile: $(VENV)/.installed-bench
 screenshots: $(VENV)/.installed-dev debian-packages
 	$(BIN)/python -m pytest -q tests/test_docs_screenshots.py
 	cp tests/artifacts/docs/*.png docs/
+
+# The fuzz tests of `make test`, with far more examples, a new seed each time
+# (the table at the end names it), and no time limit per test. FUZZ_ARGS:
+# e.g. "--fuzz-examples 200 --fuzz-seed 42 -k sqlite".
+fuzz: $(VENV)/.installed-dev debian-packages
+	$(BIN)/python -m pytest -p no:cacheprovider --timeout 0 tests/test_fuzz.py \
+		--fuzz-examples 1000 --fuzz-seed random $(FUZZ_ARGS)
 
 debian-packages:
 	@sh scripts/debian-packages.sh $(TEST_DEBIAN_PACKAGES) $(BENCH_DEBIAN_PACKAGES)

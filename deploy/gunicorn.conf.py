@@ -46,6 +46,13 @@ graceful_timeout = 30
 max_requests = env_int("IDM_MAX_REQUESTS", 1_000_000)
 max_requests_jitter = 100_000
 
+# The longest request line (method, path and query string) gunicorn takes:
+# its maximum, because Nginx in front passes lines up to 8 KiB (its
+# large_client_header_buffers) and refuses longer ones itself, in JSON. At
+# gunicorn's default (4094 bytes) a longer URL that Nginx let through got
+# gunicorn's own HTML 414 instead of the app's JSON answer.
+limit_request_line = 8190
+
 # Believe X-Forwarded-Proto only from our own Nginx. The app itself reads
 # X-Forwarded-For/-Host/-Proto through IDM_PROXY_COUNT; both must agree.
 forwarded_allow_ips = os.environ.get("IDM_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")

@@ -127,10 +127,12 @@ def window_args(default_perpage, max_perpage):
 
 def text_arg(name):
     """A trimmed text from the query string, or None when empty or absent."""
-    value = checked_text(name, request.args.get(name, "").strip())
+    value = checked_text(name, request.args.get(name, ""))
+    # The bound is on what was sent, as the OpenAPI description states it
+    # (maxLength): trimming is a courtesy, not room for more.
     if len(value) > MAX_TEXT_ARG:
         raise BadRequest(f"{name} must be at most {MAX_TEXT_ARG} characters")
-    return value or None
+    return value.strip() or None
 
 
 def flag_arg(name):

@@ -27,8 +27,8 @@ PASSWORDS_DIFFER = "the two passwords do not match"
 def normalize_username(value):
     """A new username: the email address as it is stored and mailed to.
 
-    The checks, each with its own message: present, not too long, no
-    invisible characters, then email-validator's syntax (no display name,
+    The checks, each with its own message: not too long as sent, present
+    once trimmed, no invisible characters, then email-validator's syntax (no display name,
     no quoted local part, no IP-literal domain, no reserved domain; no DNS
     lookups: the reset email proves deliverability). The stored form is
     NFKC and case-folded, with the domain in its canonical Unicode form
@@ -36,11 +36,13 @@ def normalize_username(value):
     "admin@example.org" are one address, and "user@xn--mnchen-3ya.de" is
     stored as "user@münchen.de".
     """
+    # The bound is on what was sent, as the OpenAPI description states it
+    # (maxLength): trimming is a courtesy, not room for more.
+    if len(value) > MAX_EMAIL_LENGTH:
+        raise BadRequest(f"username must be at most {MAX_EMAIL_LENGTH} characters")
     username = value.strip()
     if not username:
         raise BadRequest("username is required")
-    if len(username) > MAX_EMAIL_LENGTH:
-        raise BadRequest(f"username must be at most {MAX_EMAIL_LENGTH} characters")
     if any(is_invisible(char) for char in username):
         # Zero-width spaces, joiners, bidi controls, fillers: they make one
         # address look like another, or like nothing at all.

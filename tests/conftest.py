@@ -410,3 +410,37 @@ def ids(client, user_headers, admin_headers):
         return client.get("/user/me", headers=headers).json["data"]["id"]
 
     return {"admin": whose(admin_headers), "user": whose(user_headers)}
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("fuzz", "fuzzing the JSON API (tests/test_fuzz.py)")
+    group.addoption("--fuzz-examples", type=int, default=20, help="examples per operation")
+    group.addoption(
+        "--fuzz-seed", default="0", help="seed of the generated data, or 'random' (make fuzz)"
+    )
+
+
+# The fuzz tests' budget, read by tests/test_fuzz.py when it is collected.
+FUZZ = {}
+
+
+def pytest_configure(config):
+    seed = config.getoption("fuzz_seed")
+    # The same seed, the same requests: a failure of a CI run replays with it.
+    seed = secrets.randbelow(2**31) if seed == "random" else int(seed)
+    FUZZ.update(examples=config.getoption("fuzz_examples"), seed=seed)
+
+
+def pytest_report_header(config):
+    # Named at the start too, so that a long run's failure can be replayed before it ends.
+    return f"fuzz: {FUZZ['examples']} examples per operation and caller, seed {FUZZ['seed']}"
+
+
+def pytest_terminal_summary(terminalreporter):
+    report = sys.modules.get("fuzz_report")
+    if report is not None and report.TALLY:
+        writer = terminalreporter
+        writer.section("fuzzing: calls per operation and caller")
+        writer.line(f"{FUZZ['examples']} examples per operation and caller, seed {FUZZ['seed']}")
+        for line in report.summary():
+            writer.line(line)

@@ -56,7 +56,7 @@ class Browser:
 
 
 def reset_link(mail_text, public_url):
-    """The https reset link in an email, as API.md has /iforgot send it."""
+    """The https reset link in an email, as docs/api.md has /iforgot send it."""
     match = re.search(re.escape(public_url) + r"/reset\?k=[A-Za-z0-9_\-.%]+", mail_text)
     assert match, f"no {public_url}/reset?k=… link in the email:\n{mail_text}"
     return match.group(0)

@@ -166,6 +166,16 @@ def test_nginx_own_502_answer_carries_the_security_headers(site):
         wait_until(lambda: site.answers(host.url + "/"), "gunicorn back", logs=site.logs)
 
 
+def test_long_urls_get_json_answers(site):
+    """Up to Nginx's 8 KiB the app answers: gunicorn takes lines as long; beyond, Nginx, in JSON."""
+    status, _, body = site.https("/?_=" + "x" * 6000)
+    assert (status, body) == (200, {"status": "ready"})
+
+    status, headers, body = site.https("/?_=" + "x" * 9000)
+    assert (status, body) == (414, {"error": {"status": 414, "message": "request line too long"}})
+    assert_security_headers(headers)
+
+
 def test_static_files_come_from_nginx(site):
     status, headers, _ = site.call(site.public_url + "/static/style.css")
     assert status == 200

@@ -163,3 +163,15 @@ def test_gunicorn_refuses_to_start_with_the_default_secret_key(tmp_path):
 
     assert result.returncode != 0
     assert "refusing to start: SECRET_KEY is the public default" in result.stderr
+
+
+def test_a_url_as_long_as_nginx_passes_reaches_the_app(tmp_path):
+    """Nginx passes request lines up to 8 KiB; gunicorn must take them and let the app
+    answer, not refuse them with a page of its own (its default stops at 4 KiB)."""
+    server = LiveServer(tmp_path)
+    try:
+        status, _, body = http_json(server.url + "/?_=" + "x" * 8000)
+    finally:
+        server.stop()
+
+    assert (status, body) == (200, {"status": "ready"})

@@ -119,6 +119,7 @@ def test_dates_come_in_any_offset_and_go_out_in_utc(client, staff):
         ({"date_consented": "2026-13-01"}, "date_consented 2026-13-01 is not a date"),
         ({"date_invited": "2026-11-24T25:00:00Z"}, "date_invited 2026-11-24T25:00:00Z is not"),
         ({"date_invited": "0001-01-01T00:00:00+14:00"}, "is not a moment of the calendar"),
+        ({"date_invited": "1899-12-31"}, "date_invited must be between the years 1900 and 9998"),
         ({"date_invited": 1700000000}, "date_invited must be a string"),
         ({"date_enrolled": "2026-11-24"}, "date_enrolled is derived by the service"),
         ({"date_withdrawn": None}, "date_withdrawn is derived by the service"),

@@ -82,6 +82,20 @@ def test_an_admin_also_proves_the_current_password_for_their_own(client, ids, ad
     assert login(client, ADMIN[0], "admin's new password")
 
 
+@pytest.mark.parametrize("current", [{}, ["x"], 12345678, True])
+def test_a_malformed_current_password_is_refused_even_where_unused(
+    client, ids, admin_headers, current
+):
+    """Every field is parsed at the edge: an admin changing someone else needs no
+    current_password, but one that is not a string is still a 400, not ignored."""
+    body = {"admin": True, "current_password": current}
+
+    message = json_error(put(client, ids["user"], body, admin_headers), 400)
+
+    assert message == "current_password must be a string"
+    assert client.get("/user/me", headers=login(client, *USER)).json["data"]["admin"] is False
+
+
 def test_a_user_cannot_make_itself_admin(client, ids, user_headers):
     body = {"admin": True, "password": "my new password", "current_password": USER[1]}
 

@@ -80,6 +80,8 @@ def test_no_response_holds_a_password_or_hash(client, user, admin_headers, user_
         (dict(NEW, username="a@b@example.org"), "must be an email address"),
         (dict(NEW, username="   "), "username is required"),
         (dict(NEW, username="x" * 250 + "@example.org"), "at most 254 characters"),
+        # The bound is on what was sent, as the OpenAPI description's maxLength says.
+        (dict(NEW, username=" " * 10 + "x" * 240 + "@example.org"), "at most 254 characters"),
         (dict(NEW, password="short"), "at least 8 characters"),
         (dict(NEW, password=""), "at least 8 characters"),
         (dict(NEW, password="x" * 257), "at most 256 characters"),

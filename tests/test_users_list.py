@@ -108,6 +108,8 @@ def test_total_counts_every_match_not_the_page(client, crowd, admin_headers):
         ("perpage=1e3", "perpage must be a whole number"),
         ("offset=%00", "offset must be a whole number"),
         ("search=%00", "search must not contain NUL characters"),
+        # Bounded as sent (the description's maxLength), not once trimmed.
+        ("search=" + "a" * 254 + "%09", "search must be at most 254 characters"),
     ],
 )
 def test_bounds(client, admin_headers, params, reason):

@@ -70,11 +70,13 @@ def change(user_id):
     user = self_or_admin(user_id)
     data = json_object(allowed={"admin", "password", "current_password"})
     password = string_field(data, "password", required=False)
+    # Parsed whether or not it is needed: a malformed field is a 400 always.
+    current_password = string_field(data, "current_password", required=False)
     admin = bool_field(data, "admin")
     if user.id == g.user.id and password is not None:
         # Even an admin proves the current password to change their own, so a
         # stolen token alone cannot lock the owner out.
-        users.verify_current_password(user, string_field(data, "current_password", False))
+        users.verify_current_password(user, current_password)
     if not g.user.admin:
         if admin is not None:
             raise Forbidden("only an admin can change admin rights")

@@ -97,19 +97,21 @@ def timestamp(name, value):
     value = string(name, value).strip()
     if DATE.fullmatch(value):
         try:
-            return datetime.combine(date.fromisoformat(value), time(), UTC)
+            moment = datetime.combine(date.fromisoformat(value), time(), UTC)
         except ValueError:
             raise BadRequest(f"{name} {value} is not a date of the calendar") from None
-    if not TIMESTAMP.fullmatch(value):
+    elif not TIMESTAMP.fullmatch(value):
         raise BadRequest(
             f"{name} must be a timestamp with an offset, like 2026-11-24T17:40:00+01:00,"
             " or a date, like 2026-11-24"
         )
-    try:
-        moment = datetime.fromisoformat(value)
-        moment = moment.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise BadRequest(f"{name} {value} is not a moment of the calendar") from None
+    else:
+        try:
+            moment = datetime.fromisoformat(value)
+            moment = moment.astimezone(UTC)
+        except (ValueError, OverflowError):
+            raise BadRequest(f"{name} {value} is not a moment of the calendar") from None
+    # The same years for a bare date as for a timestamp.
     if moment.year < 1900 or moment.year > 9998:
         raise BadRequest(f"{name} must be between the years 1900 and 9998")
     return moment.replace(microsecond=0)
