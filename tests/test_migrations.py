@@ -31,8 +31,8 @@ def bare_app(database_uri):
     return create_app(
         {
             "TESTING": True,
-            "SECRET_KEY": "test-"
-            + secrets.token_hex(32),  # long enough for any HMAC (HS512: 64 bytes)
+            # Long enough for any HMAC (HS512 wants 64 bytes).
+            "SECRET_KEY": "test-" + secrets.token_hex(32),
             "SQLALCHEMY_DATABASE_URI": database_uri,
             "IDM_PASSWORD_HASH_METHOD": FAST_HASH,
             "IDM_MAIL_SENDER_THREAD": False,
