@@ -335,6 +335,23 @@ def test_a_body_that_is_no_patient_is_a_406(app, client, staff, link, body):
     assert link_row(app, link["_id"])["linked_to"] is None
 
 
+@pytest.mark.parametrize(
+    ("identifier", "message"),
+    [
+        ({"value": "x" * 256}, "identifier[0].value must be at most 255 characters"),
+        ({"value": "x", "system": "s" * 501}, "identifier[0].system must be at most 500 characters"),
+        ({"value": "a\x00b"}, "identifier[0].value must not contain NUL characters"),
+        ({"value": "x", "system": "\ud800"}, "identifier[0].system must be valid Unicode text"),
+    ],
+)
+def test_a_406_says_what_is_wrong_with_the_identifier(client, staff, link, identifier, message):
+    """Found by the fuzzer: a NUL was once refused as "text of at most 255 characters"."""
+    token = link_jwt(client, staff, link["_id"])
+    body = {"resourceType": "Patient", "identifier": [identifier]}
+
+    assert json_error(establish(client, token, body), 406) == f"the Patient's {message}"
+
+
 def test_a_body_that_is_not_json_is_a_406(client, staff, link):
     token = link_jwt(client, staff, link["_id"])
     headers = {"Authorization": f"Bearer {token}"}

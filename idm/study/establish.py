@@ -58,19 +58,16 @@ def patient_identifier(body):
         ("value", value, MAX_LINKED_TO),
         ("system", system, MAX_LINKED_SYSTEM),
     ):
-        if text is not None and (len(text) > longest or not is_storable(text)):
-            raise NotAcceptable(
-                f"the Patient's identifier[0].{name} must be text of at most {longest} characters"
-            )
+        if text is None:
+            continue
+        field = f"the Patient's identifier[0].{name}"
+        if len(text) > longest:
+            raise NotAcceptable(f"{field} must be at most {longest} characters")
+        try:
+            checked_text(field, text)
+        except BadRequest as error:  # NUL or a lone surrogate: said as for any text
+            raise NotAcceptable(error.description) from None
     return value, system or None
-
-
-def is_storable(text):
-    try:
-        checked_text("identifier", text)
-    except BadRequest:  # NUL or a lone surrogate
-        return False
-    return True
 
 
 def establish(view, value, system):
