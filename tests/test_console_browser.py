@@ -57,7 +57,7 @@ def test_a_plain_user_signs_in_and_finds_no_user_management(tab, live_server):
     # The keyboard alone: the address has the focus, Tab moves, Enter submits.
     tab.open("/admin/audit")
     assert tab.page.url.endswith("/login")
-    tab.page.wait_for_function("document.activeElement.id === 'username'")
+    tab.wait_for_focus("username")
     tab.page.keyboard.type(ALICE[0])
     tab.page.keyboard.press("Tab")
     tab.page.keyboard.type(ALICE[1])
@@ -141,7 +141,7 @@ def set_alices_password_with_the_keyboard(tab):
     tab_to(tab, tab.page.get_by_role("link", name=f"Set password of {ALICE[0]}"))
     press_enter(tab)
     assert tab.page.title() == f"Set the password of {ALICE[0]} · Admin · IDM"
-    tab.page.wait_for_function("document.activeElement.id === 'password'")  # autofocus
+    tab.wait_for_focus("password")  # autofocus
     tab.page.keyboard.type(ALICE_SET_BY_ADMIN)
     tab.page.keyboard.press("Tab")
     tab.page.keyboard.type("not the same")

@@ -70,7 +70,7 @@ def test_staff_enrol_a_subject_with_the_keyboard_and_the_app_links(tab, live_ser
 
 def sign_in_with_the_keyboard(tab):
     tab.open("/login")
-    tab.page.wait_for_function("document.activeElement.id === 'username'")  # autofocus
+    tab.wait_for_focus("username")  # autofocus
     tab.page.keyboard.type(STAFF[0])
     tab.page.keyboard.press("Tab")
     tab.page.keyboard.type(STAFF[1])
@@ -84,7 +84,7 @@ def create_a_subject_with_the_keyboard(tab):
     tab_to(tab, tab.page.get_by_role("link", name="New subject"))
     press_enter(tab)
     assert tab.page.title() == "New subject · IDM"
-    tab.page.wait_for_function("document.activeElement.id === 'sssid'")  # autofocus
+    tab.wait_for_focus("sssid")  # autofocus
     type_fields(tab, "S 0042", "Jane Roe")
     press_enter(tab)
     # Refused: the message next to its field, everything typed still there.
