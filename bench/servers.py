@@ -8,6 +8,7 @@ be equal for a fair comparison.
 """
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -23,9 +24,41 @@ WORKERS = os.cpu_count() or 1
 
 
 def free_port():
-    with socket.socket() as sock:
+    """A free loopback port below the kernel's range for outgoing connections.
+
+    A port that bind(("127.0.0.1", 0)) hands out comes from that range, so
+    between choosing it and gunicorn binding it, the client side of some
+    connection may take it: under load, gunicorn then fails with
+    "Connection in use". Below the range, only another server can.
+    """
+    first_ephemeral = ephemeral_ports()[0]
+    for _ in range(200):
+        port = random.randrange(LOWEST_PORT, max(first_ephemeral, LOWEST_PORT + 1))  # noqa: S311 (not a secret)
+        if port < first_ephemeral and is_free(port):
+            return port
+    with socket.socket() as sock:  # no room below the range: any port
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+LOWEST_PORT = 10_000  # above the ports of well-known and registered services in use here
+
+
+def ephemeral_ports():
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def is_free(port):
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def gunicorn_command(target, port):

@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from outages import database_gone  # noqa: F401  (a fixture for every module)
 from pg_cluster import PostgresCluster, find_binaries
 from sqlalchemy import Engine, event
 
+from bench.servers import free_port
 from idm import create_app
 from idm.mail import sender
 from idm.models import db
@@ -268,12 +268,6 @@ def csrf_token(html):
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, "the form carries no CSRF token"
     return match.group(1)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LiveServer:

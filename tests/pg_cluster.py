@@ -16,13 +16,14 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
+
+from bench.servers import free_port
 
 SUPERUSER = "postgres"
 # Debian's postgresql package keeps the server binaries off PATH.
@@ -47,12 +48,6 @@ def find_binaries():
         if os.access(os.path.join(directory, "pg_ctl"), os.X_OK):
             return directory
     return None
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PostgresCluster:
