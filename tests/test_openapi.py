@@ -10,10 +10,11 @@ import pytest
 from openapi_check import check, description, pointer_part
 from openapi_check import validate as validate_against
 from openapi_spec_validator import validate
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, NotAcceptable
 
 from idm.blueprints import ApiBlueprint
 from idm.study import fields
+from idm.study.establish import patient_identifier
 
 
 def json_routes(app):
@@ -236,3 +237,16 @@ def test_a_patient_without_a_first_identifier_value_is_not_described():
         {"resourceType": "Patient", "identifier": [{"value": "p-1"}, {"system": "s"}]}, "Patient"
     )
     assert not described({"resourceType": "Patient", "identifier": [{"system": "s"}]}, "Patient")
+
+
+@pytest.mark.parametrize("value", [" ", "\t\n", "\u3000", "\x1c", "\x85 ", " x ", "\ufeff", "x"])
+def test_identifier_values_are_described_as_the_service_takes_them(value):
+    """Found by the fuzzer: a value of white space alone is a 406 the description hid."""
+    patient = {"resourceType": "Patient", "identifier": [{"value": value}]}
+    try:
+        patient_identifier(patient)
+        accepted = True
+    except NotAcceptable:
+        accepted = False
+
+    assert described(patient, "Patient") == accepted
