@@ -244,6 +244,12 @@ def user_headers(client, user):
     return login(client, *user)
 
 
+@pytest.fixture
+def staff(user_headers):
+    """Study staff: a plain user, no admin rights; the headers of their token."""
+    return user_headers
+
+
 def http_json(url, method="GET", body=None, token=None, scheme="Bearer"):
     """(status, headers, JSON body) of one real HTTP request, errors included."""
     request = urllib.request.Request(url, method=method)

@@ -305,8 +305,12 @@ class StudyApp:
             return
         link = self.links.get((case.path_parameters or {}).get("jti"))
         if link is not None:
-            for name in set(case.body) & set(link) - {"withdrawn_on"}:
-                case.body[name] = link[name]
+            sent_back(case.body, link)
+
+
+def sent_back(body, link):
+    """*body* of a withdrawal, with the link's current values in the fields it sends back."""
+    body.update({name: link[name] for name in body if name in link and name != "withdrawn_on"})
 
 
 def sequences(schema, identity, examples, seed):
@@ -453,10 +457,7 @@ def study_chain(schema, identity, examples, seed):
             return  # valid per schema, but a NUL or a lone surrogate in the Patient
         assert established.status_code == 204, established.text
         read = call(read, jti).json()["data"]
-        # Sent back as read, as the frontend does (StudyApp.echo).
-        withdraw.body.update(
-            {k: read[k] for k in withdraw.body if k in read and k != "withdrawn_on"}
-        )
+        sent_back(withdraw.body, read)  # as the frontend does (StudyApp.echo)
         withdrawn = call(withdraw, jti)
         assert withdrawn.status_code in (200, 400), withdrawn.text
         finished.append(withdrawn.status_code)

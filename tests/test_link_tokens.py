@@ -36,11 +36,6 @@ def app_config():
 
 
 @pytest.fixture
-def staff(user_headers):
-    return user_headers
-
-
-@pytest.fixture
 def link(client, staff):
     consented_subject(client, staff)
     made = new_link(client, staff)

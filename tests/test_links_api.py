@@ -36,11 +36,6 @@ def app_config():
 
 
 @pytest.fixture
-def staff(user_headers):
-    return user_headers
-
-
-@pytest.fixture
 def link(client, staff):
     """An open link of a consented subject: its JSON."""
     consented_subject(client, staff)

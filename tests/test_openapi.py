@@ -129,10 +129,10 @@ def object_schemas(document, pointer, schema, required=()):
     if "$ref" in schema:
         pointer = schema["$ref"].removeprefix("#")
         schema = document["components"]["schemas"][pointer.rpartition("/")[2]]
+    parts = schema.get("allOf", [])
     required = {*required, *schema.get("required", [])}
-    for index, part in enumerate(schema.get("allOf", [])):
-        for other in schema["allOf"]:
-            required |= set(other.get("required", []))
+    required |= {name for part in parts for name in part.get("required", [])}
+    for index, part in enumerate(parts):
         yield from object_schemas(document, f"{pointer}/allOf/{index}", part, required)
     if "properties" in schema:
         yield pointer, schema, required

@@ -23,11 +23,6 @@ def app_config():
 
 
 @pytest.fixture
-def staff(user_headers):
-    return user_headers
-
-
-@pytest.fixture
 def story(client, staff, fake_clock):
     """A subject's life: created, changed, invited, consented, linked, withdrawn."""
     steps = [

@@ -15,12 +15,6 @@ def app_config():
     return STUDY_CONFIG
 
 
-@pytest.fixture
-def staff(user_headers):
-    """Study staff: a plain user, no admin rights."""
-    return user_headers
-
-
 SUBJECT_FIELDS = {
     "sssid", "name", "bday", "email", "date_invited", "date_consented",
     "date_enrolled", "date_withdrawn", "created", "changed",

@@ -16,11 +16,6 @@ def app_config():
     return STUDY_CONFIG
 
 
-@pytest.fixture
-def staff(user_headers):
-    return user_headers
-
-
 # (sssid, name, bday, date_invited, date_consented): equal names and dates on
 # purpose, so that the tie-breaker (creation order) shows.
 PEOPLE = [
